@@ -1,0 +1,1 @@
+//! Sortie's mission ledger: the Ledger trait and its Postgres implementation

@@ -1,0 +1,16 @@
+//! Sortie's mission model: the plan, the mission file, the state machines and the
+//! scheduler.
+//!
+//! Invariant: this crate does no I/O. It parses text it is handed, validates it and
+//! computes decisions; the ledger, the bus and the services act on them.
+
+pub mod error;
+pub mod ids;
+pub mod messages;
+pub mod plan;
+pub mod records;
+pub mod state;
+
+pub use error::ErrorKind;
+pub use ids::{AssertionId, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
+pub use plan::Plan;

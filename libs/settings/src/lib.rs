@@ -1,0 +1,1 @@
+//! Sortie's layered settings: defaults, file, environment, flags

@@ -1,0 +1,1 @@
+//! Sortie's telemetry: tracing output, OpenTelemetry export, trace context across the bus

@@ -1,0 +1,1 @@
+//! Test support for Sortie: fresh Postgres databases, isolated NATS prefixes, fixture git repositories
