@@ -11,6 +11,8 @@ mod error;
 mod outbox;
 mod types;
 
+pub mod postgres;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +22,7 @@ use sortie_model::MissionId;
 pub use error::{LedgerError, LedgerResult};
 pub use outbox::{OutboxRow, OutboxSink, OutboxSinkError, OutgoingMessage};
 pub use types::*;
+pub use postgres::{PostgresLedger, PostgresOptions};
 
 /// The ledger's operations. The Postgres ledger implements it; an embedded one can, and
 /// both must pass the conformance suite in [`conformance`].

@@ -1,0 +1,318 @@
+//! Reading the ledger: rows to records.
+
+use std::str::FromStr;
+
+use sortie_model::{AttemptId, FeatureId, MilestoneId, MissionId, Plan};
+use tokio_postgres::{GenericClient, Row};
+
+use super::sql_error;
+use crate::error::{LedgerError, LedgerResult};
+use crate::types::*;
+
+const MISSION_COLUMNS: &str = "id, tenant, team, submitted_by, name, state, plan_version, \
+     created_at, updated_at, owner, owner_epoch, owner_expires_at";
+
+const ATTEMPT_COLUMNS: &str =
+    "id, mission_id, target, epoch, state, worker, lease_expires_at, created_at, finished_at, reason";
+
+pub(super) fn parse_state<S: FromStr>(text: &str) -> LedgerResult<S>
+where
+    S::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|error: S::Err| LedgerError::Corrupt(error.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> LedgerResult<T> {
+    serde_json::from_value(value)
+        .map_err(|error| LedgerError::Corrupt(format!("{what}: {error}")))
+}
+
+fn mission_row(row: &Row) -> LedgerResult<MissionRecord> {
+    let id = MissionId(row.get("id"));
+    let owner: Option<String> = row.get("owner");
+    let owner_expires_at: Option<chrono::DateTime<chrono::Utc>> = row.get("owner_expires_at");
+    let owner = match (owner, owner_expires_at) {
+        (Some(replica), Some(expires_at)) => Some(MissionLease {
+            mission: id,
+            replica,
+            epoch: row.get("owner_epoch"),
+            expires_at,
+        }),
+        _ => None,
+    };
+    Ok(MissionRecord {
+        id,
+        tenant: row.get("tenant"),
+        team: row.get("team"),
+        submitted_by: row.get("submitted_by"),
+        name: row.get("name"),
+        state: parse_state(row.get("state"))?,
+        plan_version: row.get("plan_version"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        owner,
+    })
+}
+
+pub(super) fn attempt_row(row: &Row) -> LedgerResult<AttemptRecord> {
+    Ok(AttemptRecord {
+        id: AttemptId(row.get("id")),
+        mission: MissionId(row.get("mission_id")),
+        target: from_json(row.get("target"), "attempt target")?,
+        epoch: row.get("epoch"),
+        state: parse_state(row.get("state"))?,
+        worker: row.get("worker"),
+        lease_expires_at: row.get("lease_expires_at"),
+        created_at: row.get("created_at"),
+        finished_at: row.get("finished_at"),
+        reason: row.get("reason"),
+    })
+}
+
+pub(super) async fn mission(client: &impl GenericClient, id: MissionId) -> LedgerResult<MissionRecord> {
+    let query = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1");
+    let row = client
+        .query_opt(&query, &[&id.0])
+        .await
+        .map_err(sql_error)?
+        .ok_or_else(|| LedgerError::not_found(format!("mission {id}")))?;
+    mission_row(&row)
+}
+
+pub(super) async fn missions(client: &impl GenericClient, limit: i64) -> LedgerResult<Vec<MissionRecord>> {
+    let query = format!("SELECT {MISSION_COLUMNS} FROM missions ORDER BY created_at DESC, id DESC LIMIT $1");
+    let rows = client.query(&query, &[&limit]).await.map_err(sql_error)?;
+    rows.iter().map(mission_row).collect()
+}
+
+pub(super) async fn plan(
+    client: &impl GenericClient,
+    id: MissionId,
+    version: Option<i32>,
+) -> LedgerResult<PlanVersion> {
+    let row = client
+        .query_opt(
+            "SELECT version, plan, source, created_by, approved_by, created_at
+             FROM plan_versions
+             WHERE mission_id = $1
+               AND version = COALESCE($2, (SELECT plan_version FROM missions WHERE id = $1))",
+            &[&id.0, &version],
+        )
+        .await
+        .map_err(sql_error)?
+        .ok_or_else(|| match version {
+            Some(version) => LedgerError::not_found(format!("plan version {version} of mission {id}")),
+            None => LedgerError::not_found(format!("mission {id}")),
+        })?;
+    let plan: Plan = from_json(row.get("plan"), "plan")?;
+    Ok(PlanVersion {
+        mission: id,
+        version: row.get("version"),
+        plan,
+        source: row.get("source"),
+        created_by: row.get("created_by"),
+        approved_by: row.get("approved_by"),
+        created_at: row.get("created_at"),
+    })
+}
+
+/// Refuse reads of a mission that does not exist, rather than answering with nothing.
+async fn require_mission(client: &impl GenericClient, id: MissionId) -> LedgerResult<()> {
+    let exists = client
+        .query_opt("SELECT 1 FROM missions WHERE id = $1", &[&id.0])
+        .await
+        .map_err(sql_error)?
+        .is_some();
+    if exists {
+        Ok(())
+    } else {
+        Err(LedgerError::not_found(format!("mission {id}")))
+    }
+}
+
+pub(super) async fn milestones(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<Vec<MilestoneRecord>> {
+    require_mission(client, id).await?;
+    let rows = client
+        .query(
+            "SELECT milestone_id, ordinal, state FROM milestones
+             WHERE mission_id = $1 ORDER BY ordinal",
+            &[&id.0],
+        )
+        .await
+        .map_err(sql_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(MilestoneRecord {
+                mission: id,
+                id: MilestoneId(row.get("milestone_id")),
+                ordinal: row.get("ordinal"),
+                state: parse_state(row.get("state"))?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn features(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<FeatureRecord>> {
+    require_mission(client, id).await?;
+    let rows = client
+        .query(
+            "SELECT feature_id, milestone_id, state, attempts, not_before FROM features
+             WHERE mission_id = $1 ORDER BY ordinal",
+            &[&id.0],
+        )
+        .await
+        .map_err(sql_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(FeatureRecord {
+                mission: id,
+                id: FeatureId(row.get("feature_id")),
+                milestone: MilestoneId(row.get("milestone_id")),
+                state: parse_state(row.get("state"))?,
+                attempts: row.get("attempts"),
+                not_before: row.get("not_before"),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn attempts(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<AttemptRecord>> {
+    require_mission(client, id).await?;
+    let query = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE mission_id = $1 ORDER BY created_at, id"
+    );
+    let rows = client.query(&query, &[&id.0]).await.map_err(sql_error)?;
+    rows.iter().map(attempt_row).collect()
+}
+
+pub(super) async fn attempt(client: &impl GenericClient, id: AttemptId) -> LedgerResult<AttemptRecord> {
+    let query = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1");
+    let row = client
+        .query_opt(&query, &[&id.0])
+        .await
+        .map_err(sql_error)?
+        .ok_or_else(|| LedgerError::not_found(format!("attempt {id}")))?;
+    attempt_row(&row)
+}
+
+pub(super) async fn expired_attempts(
+    client: &impl GenericClient,
+    limit: i64,
+) -> LedgerResult<Vec<AttemptRecord>> {
+    let query = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts
+         WHERE state IN ('dispatched', 'running') AND lease_expires_at < now()
+         ORDER BY lease_expires_at LIMIT $1"
+    );
+    let rows = client.query(&query, &[&limit]).await.map_err(sql_error)?;
+    rows.iter().map(attempt_row).collect()
+}
+
+pub(super) async fn handoffs(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<HandoffRecord>> {
+    require_mission(client, id).await?;
+    let rows = client
+        .query(
+            "SELECT attempt_id, handoff, created_at FROM handoffs
+             WHERE mission_id = $1 ORDER BY created_at, attempt_id",
+            &[&id.0],
+        )
+        .await
+        .map_err(sql_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(HandoffRecord {
+                attempt: AttemptId(row.get("attempt_id")),
+                handoff: from_json(row.get("handoff"), "handoff")?,
+                at: row.get("created_at"),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn findings(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<FindingRecord>> {
+    require_mission(client, id).await?;
+    let rows = client
+        .query(
+            "SELECT id, attempt_id, milestone_id, finding, created_at FROM findings
+             WHERE mission_id = $1 ORDER BY id",
+            &[&id.0],
+        )
+        .await
+        .map_err(sql_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(FindingRecord {
+                id: row.get("id"),
+                mission: id,
+                attempt: AttemptId(row.get("attempt_id")),
+                milestone: MilestoneId(row.get("milestone_id")),
+                finding: from_json(row.get("finding"), "finding")?,
+                at: row.get("created_at"),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn events(
+    client: &impl GenericClient,
+    id: MissionId,
+    after_seq: i64,
+    limit: i64,
+) -> LedgerResult<Vec<EventRecord>> {
+    require_mission(client, id).await?;
+    let rows = client
+        .query(
+            "SELECT seq, at, kind, actor, data FROM events
+             WHERE mission_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&id.0, &after_seq, &limit],
+        )
+        .await
+        .map_err(sql_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| EventRecord {
+            mission: id,
+            seq: row.get("seq"),
+            at: row.get("at"),
+            kind: row.get("kind"),
+            actor: Actor(row.get("actor")),
+            data: row.get("data"),
+        })
+        .collect())
+}
+
+pub(super) async fn audit_log(
+    client: &impl GenericClient,
+    mission: Option<MissionId>,
+    after_id: i64,
+    limit: i64,
+) -> LedgerResult<Vec<AuditRecord>> {
+    let mission_uuid = mission.map(|id| id.0);
+    let rows = client
+        .query(
+            "SELECT id, at, actor, action, mission_id, detail FROM audit_log
+             WHERE id > $1 AND ($2::uuid IS NULL OR mission_id = $2)
+             ORDER BY id LIMIT $3",
+            &[&after_id, &mission_uuid, &limit],
+        )
+        .await
+        .map_err(sql_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| AuditRecord {
+            id: row.get("id"),
+            at: row.get("at"),
+            actor: Actor(row.get("actor")),
+            action: row.get("action"),
+            mission: row.get::<_, Option<uuid::Uuid>>("mission_id").map(MissionId),
+            detail: row.get("detail"),
+        })
+        .collect())
+}
