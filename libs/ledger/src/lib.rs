@@ -11,6 +11,7 @@ mod error;
 mod outbox;
 mod types;
 
+pub mod conformance;
 pub mod postgres;
 
 use std::time::Duration;
@@ -21,8 +22,8 @@ use sortie_model::MissionId;
 
 pub use error::{LedgerError, LedgerResult};
 pub use outbox::{OutboxRow, OutboxSink, OutboxSinkError, OutgoingMessage};
-pub use types::*;
 pub use postgres::{PostgresLedger, PostgresOptions};
+pub use types::*;
 
 /// The ledger's operations. The Postgres ledger implements it; an embedded one can, and
 /// both must pass the conformance suite in [`conformance`].

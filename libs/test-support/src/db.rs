@@ -118,6 +118,9 @@ mod tests {
             database_url("postgres://u:p@h/db?sslmode=disable", "t2").unwrap(),
             "postgres://u:p@h/t2?sslmode=disable"
         );
-        assert_eq!(database_url("postgres://h:5432", "t3").unwrap(), "postgres://h:5432/t3");
+        assert_eq!(
+            database_url("postgres://h:5432", "t3").unwrap(),
+            "postgres://h:5432/t3"
+        );
     }
 }

@@ -87,13 +87,22 @@ pub(super) async fn create_mission(
         transaction
             .execute(
                 &milestone_statement,
-                &[&id.0, &milestone.id.as_str(), &ordinal, &MilestoneState::Pending.as_str()],
+                &[
+                    &id.0,
+                    &milestone.id.as_str(),
+                    &ordinal,
+                    &MilestoneState::Pending.as_str(),
+                ],
             )
             .await
             .map_err(sql_error)?;
     }
     // One statement for all features: missions reach thousands of them.
-    let feature_ids: Vec<&str> = plan.features.iter().map(|feature| feature.id.as_str()).collect();
+    let feature_ids: Vec<&str> = plan
+        .features
+        .iter()
+        .map(|feature| feature.id.as_str())
+        .collect();
     let feature_milestones: Vec<&str> = plan
         .features
         .iter()
@@ -218,7 +227,9 @@ async fn audit_refusal(
         return;
     }
     let detail = json!({ "error": error.to_string() });
-    if let Err(audit_error) = insert_audit(client, actor, "refused_stale_write", mission, &detail).await {
+    if let Err(audit_error) =
+        insert_audit(client, actor, "refused_stale_write", mission, &detail).await
+    {
         warn!(error = %audit_error, "could not audit a refused stale write");
     }
 }
@@ -228,10 +239,7 @@ struct MissionLock {
     event_seq: i64,
 }
 
-async fn lock_mission(
-    transaction: &Transaction<'_>,
-    change: &Change,
-) -> LedgerResult<MissionLock> {
+async fn lock_mission(transaction: &Transaction<'_>, change: &Change) -> LedgerResult<MissionLock> {
     let row = transaction
         .query_opt(
             "SELECT state, event_seq, owner, owner_epoch, owner_expires_at > now() AS owner_live
@@ -284,9 +292,18 @@ async fn apply_in(transaction: &Transaction<'_>, change: Change) -> LedgerResult
     }
     let mut applied = Applied::default();
     for step in change.steps {
-        let (kind, data) = apply_step(transaction, change.mission, &mut lock, step, &mut applied).await?;
+        let (kind, data) =
+            apply_step(transaction, change.mission, &mut lock, step, &mut applied).await?;
         lock.event_seq += 1;
-        insert_event(transaction, change.mission, lock.event_seq, &kind, &change.actor, &data).await?;
+        insert_event(
+            transaction,
+            change.mission,
+            lock.event_seq,
+            &kind,
+            &change.actor,
+            &data,
+        )
+        .await?;
         applied.events.push(lock.event_seq);
     }
     for message in &change.outbox {
@@ -308,8 +325,14 @@ async fn apply_in(transaction: &Transaction<'_>, change: Change) -> LedgerResult
             .map_err(sql_error)?;
     }
     for entry in &change.audit {
-        insert_audit(transaction, &change.actor, &entry.action, Some(change.mission), &entry.detail)
-            .await?;
+        insert_audit(
+            transaction,
+            &change.actor,
+            &entry.action,
+            Some(change.mission),
+            &entry.detail,
+        )
+        .await?;
     }
     transaction
         .execute(
@@ -472,7 +495,9 @@ async fn apply_step(
                 )
                 .await
                 .map_err(sql_error)?
-                .ok_or_else(|| LedgerError::not_found(format!("attempt {attempt} of mission {mission}")))?;
+                .ok_or_else(|| {
+                    LedgerError::not_found(format!("attempt {attempt} of mission {mission}"))
+                })?;
             let from: AttemptState = parse_state(row.get("state"))?;
             from.check(AttemptState::Abandoned)?;
             let expired: bool = row.get("expired");
@@ -572,7 +597,9 @@ async fn start_attempt(
             .await
             .map_err(sql_error)?;
         if updated == 0 {
-            return Err(LedgerError::not_found(format!("feature {feature} of mission {mission}")));
+            return Err(LedgerError::not_found(format!(
+                "feature {feature} of mission {mission}"
+            )));
         }
     }
     let target_json = serde_json::to_value(target)
@@ -664,7 +691,10 @@ pub(super) async fn heartbeat(
     let attempt = reads::attempt(client, fence.attempt).await?;
     let error = match fenced_attempt(client, attempt.mission, fence, true).await {
         Err(error) => error,
-        Ok(_) => LedgerError::Conflict(format!("attempt {} changed during the heartbeat", fence.attempt)),
+        Ok(_) => LedgerError::Conflict(format!(
+            "attempt {} changed during the heartbeat",
+            fence.attempt
+        )),
     };
     audit_refusal(client, actor, Some(attempt.mission), &error).await;
     Err(error)

@@ -53,7 +53,10 @@ async fn migrate_locked(client: &mut Client) -> LedgerResult<()> {
         .await
         .map_err(sql_error)?;
     let applied: i32 = client
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await
         .map_err(sql_error)?
         .get(0);
@@ -63,7 +66,10 @@ async fn migrate_locked(client: &mut Client) -> LedgerResult<()> {
             latest_version()
         )));
     }
-    for migration in MIGRATIONS.iter().filter(|migration| migration.version > applied) {
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|migration| migration.version > applied)
+    {
         let transaction = client.transaction().await.map_err(sql_error)?;
         transaction
             .batch_execute(migration.sql)
@@ -77,7 +83,11 @@ async fn migrate_locked(client: &mut Client) -> LedgerResult<()> {
             .await
             .map_err(sql_error)?;
         transaction.commit().await.map_err(sql_error)?;
-        info!(version = migration.version, name = migration.name, "ledger migrated");
+        info!(
+            version = migration.version,
+            name = migration.name,
+            "ledger migrated"
+        );
     }
     Ok(())
 }

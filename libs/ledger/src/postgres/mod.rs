@@ -14,10 +14,10 @@ use sortie_model::MissionId;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use crate::Ledger;
 use crate::error::{LedgerError, LedgerResult};
 use crate::outbox::OutboxSink;
 use crate::types::*;
-use crate::Ledger;
 
 /// How to reach the database.
 #[derive(Clone, Debug)]
@@ -92,7 +92,7 @@ impl PostgresLedger {
     /// Bring the schema up to this build's version, under an advisory lock.
     pub async fn migrate(&self) -> LedgerResult<()> {
         let mut client = self.client().await?;
-        migrations::migrate(&mut **client).await
+        migrations::migrate(&mut client).await
     }
 
     /// The newest schema version this build knows.
@@ -150,7 +150,7 @@ impl Ledger for PostgresLedger {
 
     async fn create_mission(&self, submission: MissionSubmission) -> LedgerResult<MissionId> {
         let mut client = self.client().await?;
-        apply::create_mission(&mut **client, submission).await
+        apply::create_mission(&mut client, submission).await
     }
 
     async fn mission(&self, id: MissionId) -> LedgerResult<MissionRecord> {
@@ -187,7 +187,7 @@ impl Ledger for PostgresLedger {
 
     async fn apply(&self, change: Change) -> LedgerResult<Applied> {
         let mut client = self.client().await?;
-        apply::apply(&mut **client, change).await
+        apply::apply(&mut client, change).await
     }
 
     async fn heartbeat(
@@ -197,7 +197,7 @@ impl Ledger for PostgresLedger {
         lease: Duration,
     ) -> LedgerResult<DateTime<Utc>> {
         let client = self.client().await?;
-        apply::heartbeat(&**client, fence, actor, lease).await
+        apply::heartbeat(&client, fence, actor, lease).await
     }
 
     async fn expired_attempts(&self, count: usize) -> LedgerResult<Vec<AttemptRecord>> {
@@ -224,7 +224,7 @@ impl Ledger for PostgresLedger {
 
     async fn drain_outbox(&self, count: usize, sink: &dyn OutboxSink) -> LedgerResult<usize> {
         let mut client = self.client().await?;
-        outbox::drain(&mut **client, limit(count), sink).await
+        outbox::drain(&mut client, limit(count), sink).await
     }
 
     async fn outbox_backlog(&self) -> LedgerResult<i64> {
@@ -243,7 +243,7 @@ impl Ledger for PostgresLedger {
         count: usize,
     ) -> LedgerResult<Vec<MissionLease>> {
         let client = self.client().await?;
-        apply::claim_missions(&**client, replica, seconds(lease), limit(count)).await
+        apply::claim_missions(&client, replica, seconds(lease), limit(count)).await
     }
 
     async fn release_mission(&self, fence: &OwnerFence, mission: MissionId) -> LedgerResult<()> {

@@ -14,7 +14,11 @@ use crate::outbox::{OutboxRow, OutboxSink, OutgoingMessage};
 /// and mark them sent in the same transaction. If the process dies after the sink took them
 /// but before the commit, the rows stay unsent and are published again with the same
 /// dedupe ids.
-pub(super) async fn drain(client: &mut Client, limit: i64, sink: &dyn OutboxSink) -> LedgerResult<usize> {
+pub(super) async fn drain(
+    client: &mut Client,
+    limit: i64,
+    sink: &dyn OutboxSink,
+) -> LedgerResult<usize> {
     let transaction = client.transaction().await.map_err(sql_error)?;
     let rows = transaction
         .query(
@@ -32,14 +36,16 @@ pub(super) async fn drain(client: &mut Client, limit: i64, sink: &dyn OutboxSink
         .iter()
         .map(|row| {
             let topic: String = row.get("topic");
-            let topic: Topic = topic
-                .parse()
-                .map_err(|error| LedgerError::Corrupt(format!("outbox row {}: {error}", row.get::<_, i64>("id"))))?;
+            let topic: Topic = topic.parse().map_err(|error| {
+                LedgerError::Corrupt(format!("outbox row {}: {error}", row.get::<_, i64>("id")))
+            })?;
             let headers: BTreeMap<String, String> = serde_json::from_value(row.get("headers"))
                 .map_err(|error| LedgerError::Corrupt(format!("outbox headers: {error}")))?;
             Ok(OutboxRow {
                 id: row.get("id"),
-                mission: row.get::<_, Option<uuid::Uuid>>("mission_id").map(MissionId),
+                mission: row
+                    .get::<_, Option<uuid::Uuid>>("mission_id")
+                    .map(MissionId),
                 message: OutgoingMessage {
                     topic,
                     msg_id: row.get("msg_id"),
@@ -54,7 +60,10 @@ pub(super) async fn drain(client: &mut Client, limit: i64, sink: &dyn OutboxSink
         .map_err(|error| LedgerError::Unavailable(error.to_string()))?;
     let ids: Vec<i64> = batch.iter().map(|row| row.id).collect();
     transaction
-        .execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1)", &[&ids])
+        .execute(
+            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1)",
+            &[&ids],
+        )
         .await
         .map_err(sql_error)?;
     transaction.commit().await.map_err(sql_error)?;

@@ -12,8 +12,7 @@ use crate::types::*;
 const MISSION_COLUMNS: &str = "id, tenant, team, submitted_by, name, state, plan_version, \
      created_at, updated_at, owner, owner_epoch, owner_expires_at";
 
-const ATTEMPT_COLUMNS: &str =
-    "id, mission_id, target, epoch, state, worker, lease_expires_at, created_at, finished_at, reason";
+const ATTEMPT_COLUMNS: &str = "id, mission_id, target, epoch, state, worker, lease_expires_at, created_at, finished_at, reason";
 
 pub(super) fn parse_state<S: FromStr>(text: &str) -> LedgerResult<S>
 where
@@ -27,8 +26,7 @@ fn from_json<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
     what: &str,
 ) -> LedgerResult<T> {
-    serde_json::from_value(value)
-        .map_err(|error| LedgerError::Corrupt(format!("{what}: {error}")))
+    serde_json::from_value(value).map_err(|error| LedgerError::Corrupt(format!("{what}: {error}")))
 }
 
 fn mission_row(row: &Row) -> LedgerResult<MissionRecord> {
@@ -73,7 +71,10 @@ pub(super) fn attempt_row(row: &Row) -> LedgerResult<AttemptRecord> {
     })
 }
 
-pub(super) async fn mission(client: &impl GenericClient, id: MissionId) -> LedgerResult<MissionRecord> {
+pub(super) async fn mission(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<MissionRecord> {
     let query = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1");
     let row = client
         .query_opt(&query, &[&id.0])
@@ -83,8 +84,13 @@ pub(super) async fn mission(client: &impl GenericClient, id: MissionId) -> Ledge
     mission_row(&row)
 }
 
-pub(super) async fn missions(client: &impl GenericClient, limit: i64) -> LedgerResult<Vec<MissionRecord>> {
-    let query = format!("SELECT {MISSION_COLUMNS} FROM missions ORDER BY created_at DESC, id DESC LIMIT $1");
+pub(super) async fn missions(
+    client: &impl GenericClient,
+    limit: i64,
+) -> LedgerResult<Vec<MissionRecord>> {
+    let query = format!(
+        "SELECT {MISSION_COLUMNS} FROM missions ORDER BY created_at DESC, id DESC LIMIT $1"
+    );
     let rows = client.query(&query, &[&limit]).await.map_err(sql_error)?;
     rows.iter().map(mission_row).collect()
 }
@@ -105,7 +111,9 @@ pub(super) async fn plan(
         .await
         .map_err(sql_error)?
         .ok_or_else(|| match version {
-            Some(version) => LedgerError::not_found(format!("plan version {version} of mission {id}")),
+            Some(version) => {
+                LedgerError::not_found(format!("plan version {version} of mission {id}"))
+            }
             None => LedgerError::not_found(format!("mission {id}")),
         })?;
     let plan: Plan = from_json(row.get("plan"), "plan")?;
@@ -159,7 +167,10 @@ pub(super) async fn milestones(
         .collect()
 }
 
-pub(super) async fn features(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<FeatureRecord>> {
+pub(super) async fn features(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<Vec<FeatureRecord>> {
     require_mission(client, id).await?;
     let rows = client
         .query(
@@ -183,7 +194,10 @@ pub(super) async fn features(client: &impl GenericClient, id: MissionId) -> Ledg
         .collect()
 }
 
-pub(super) async fn attempts(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<AttemptRecord>> {
+pub(super) async fn attempts(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<Vec<AttemptRecord>> {
     require_mission(client, id).await?;
     let query = format!(
         "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE mission_id = $1 ORDER BY created_at, id"
@@ -192,7 +206,10 @@ pub(super) async fn attempts(client: &impl GenericClient, id: MissionId) -> Ledg
     rows.iter().map(attempt_row).collect()
 }
 
-pub(super) async fn attempt(client: &impl GenericClient, id: AttemptId) -> LedgerResult<AttemptRecord> {
+pub(super) async fn attempt(
+    client: &impl GenericClient,
+    id: AttemptId,
+) -> LedgerResult<AttemptRecord> {
     let query = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1");
     let row = client
         .query_opt(&query, &[&id.0])
@@ -215,7 +232,10 @@ pub(super) async fn expired_attempts(
     rows.iter().map(attempt_row).collect()
 }
 
-pub(super) async fn handoffs(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<HandoffRecord>> {
+pub(super) async fn handoffs(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<Vec<HandoffRecord>> {
     require_mission(client, id).await?;
     let rows = client
         .query(
@@ -236,7 +256,10 @@ pub(super) async fn handoffs(client: &impl GenericClient, id: MissionId) -> Ledg
         .collect()
 }
 
-pub(super) async fn findings(client: &impl GenericClient, id: MissionId) -> LedgerResult<Vec<FindingRecord>> {
+pub(super) async fn findings(
+    client: &impl GenericClient,
+    id: MissionId,
+) -> LedgerResult<Vec<FindingRecord>> {
     require_mission(client, id).await?;
     let rows = client
         .query(
@@ -311,7 +334,9 @@ pub(super) async fn audit_log(
             at: row.get("at"),
             actor: Actor(row.get("actor")),
             action: row.get("action"),
-            mission: row.get::<_, Option<uuid::Uuid>>("mission_id").map(MissionId),
+            mission: row
+                .get::<_, Option<uuid::Uuid>>("mission_id")
+                .map(MissionId),
             detail: row.get("detail"),
         })
         .collect())
