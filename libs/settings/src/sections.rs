@@ -1,0 +1,252 @@
+//! The settings of every Sortie service, one struct per section.
+//!
+//! Every field has a default, so a laptop with a local Postgres and NATS runs with no
+//! configuration at all. A setting that weakens a guard must be named `dangerously_...`
+//! (a test enforces it).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{Secret, SecretUrl};
+
+/// All of Sortie's settings, as loaded by [`crate::SettingsSources::load`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub nats: NatsSettings,
+    pub http: HttpSettings,
+    pub telemetry: TelemetrySettings,
+    pub orchestrator: OrchestratorSettings,
+    pub worker: WorkerSettings,
+    pub validator: ValidatorSettings,
+}
+
+/// `database.*`: the Postgres ledger (only the orchestrator uses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// A `postgres://` URL or a libpq key=value string; its password is never printed.
+    pub url: SecretUrl,
+    pub pool_size: u32,
+    pub connect_timeout_seconds: u64,
+    pub statement_timeout_seconds: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new("postgres://postgres@127.0.0.1:5432/sortie"),
+            pool_size: 8,
+            connect_timeout_seconds: 5,
+            statement_timeout_seconds: 30,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds)
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_secs(self.statement_timeout_seconds)
+    }
+}
+
+/// `nats.*`: the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsSettings {
+    /// One server URL or a comma-separated list; credentials in it are never printed.
+    pub url: SecretUrl,
+    /// Prefix of every subject and stream name, so several Sorties can share one server.
+    pub prefix: String,
+    /// An authentication token, if the server wants one.
+    pub token: Option<Secret>,
+    pub connect_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new("nats://127.0.0.1:4222"),
+            prefix: "sortie".to_owned(),
+            token: None,
+            connect_timeout_seconds: 5,
+            request_timeout_seconds: 10,
+        }
+    }
+}
+
+impl NatsSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+}
+
+/// `http.*`: where a service listens (control API, health, web console).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    pub host: String,
+    /// 0 means any free port (tests use it).
+    pub port: u16,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 7400,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// `host:port`, with an IPv6 host in brackets, ready for a socket bind.
+    pub fn bind_address(&self) -> String {
+        let host_is_ipv6 = self.host.contains(':') && !self.host.starts_with('[');
+        if host_is_ipv6 {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum LogFormat {
+    /// For people at a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err("must be \"pretty\" or \"json\"".to_owned()),
+        }
+    }
+}
+
+/// `telemetry.*`: logs and traces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive string, such as `info,sortie_bus=debug`.
+    pub filter: String,
+    /// Base URL of an OTLP/HTTP collector (such as `http://127.0.0.1:4318`); traces are
+    /// exported only when it is set.
+    pub otlp_endpoint: Option<String>,
+    /// The OpenTelemetry service name; each binary sets its own with
+    /// [`crate::SettingsSources::with_default`].
+    pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".to_owned(),
+            otlp_endpoint: None,
+            service_name: "sortie".to_owned(),
+        }
+    }
+}
+
+/// `orchestrator.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrchestratorSettings {
+    /// This replica's name in leases; the binary computes `hostname-pid` when unset.
+    pub replica_id: Option<String>,
+    /// How long a replica owns a mission without renewing its lease.
+    pub lease_seconds: u64,
+    /// How long a worker or validator owns an attempt without a heartbeat.
+    pub attempt_lease_seconds: u64,
+    /// How often leases are renewed; shorter than both leases.
+    pub heartbeat_seconds: u64,
+}
+
+impl Default for OrchestratorSettings {
+    fn default() -> Self {
+        Self {
+            replica_id: None,
+            lease_seconds: 15,
+            attempt_lease_seconds: 60,
+            heartbeat_seconds: 10,
+        }
+    }
+}
+
+impl OrchestratorSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+
+    pub fn attempt_lease(&self) -> Duration {
+        Duration::from_secs(self.attempt_lease_seconds)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_seconds)
+    }
+}
+
+/// `worker.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerSettings {
+    /// This worker's name; the binary computes one when unset.
+    pub id: Option<String>,
+    /// Features this worker runs at once.
+    pub concurrency: u32,
+    /// Where feature workspaces (git checkouts) are made.
+    pub workspace_root: PathBuf,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            id: None,
+            concurrency: 1,
+            workspace_root: PathBuf::from(".sortie/workspaces"),
+        }
+    }
+}
+
+/// `validator.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValidatorSettings {
+    /// This validator's name; the binary computes one when unset.
+    pub id: Option<String>,
+    /// Validations this validator runs at once.
+    pub concurrency: u32,
+}
+
+impl Default for ValidatorSettings {
+    fn default() -> Self {
+        Self {
+            id: None,
+            concurrency: 1,
+        }
+    }
+}
