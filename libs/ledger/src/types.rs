@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sortie_model::records::{Finding, Handoff};
 use sortie_model::state::{AttemptState, FeatureState, MilestoneState, MissionState};
+pub use sortie_model::ids::AttemptFence;
 use sortie_model::{AttemptId, FeatureId, MilestoneId, MissionId, Plan, RepositoryName};
 
 use crate::outbox::OutgoingMessage;
@@ -133,13 +134,6 @@ impl AttemptRecord {
             epoch: self.epoch,
         }
     }
-}
-
-/// The token a worker presents with every heartbeat, result and push.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AttemptFence {
-    pub attempt: AttemptId,
-    pub epoch: i64,
 }
 
 /// The token an orchestrator replica presents with every change to a mission it owns.

@@ -94,3 +94,11 @@ uuid_id!(
     /// One try at a feature or a validation.
     AttemptId
 );
+
+/// The token a worker or validator presents with every heartbeat, report and push for an
+/// attempt: the attempt and its lease epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AttemptFence {
+    pub attempt: AttemptId,
+    pub epoch: i64,
+}
