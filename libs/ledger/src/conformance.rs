@@ -45,6 +45,7 @@ macro_rules! ledger_conformance_suite {
             mission_leases_fence_replicas,
             an_expired_mission_lease_moves_to_another_replica,
             handoffs_and_findings_are_stored,
+            a_plan_amendment_adds_work_and_keeps_history,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {
@@ -1067,4 +1068,76 @@ pub async fn handoffs_and_findings_are_stored(ledger: Arc<dyn Ledger>) {
         .collect();
     assert!(kinds.contains(&"handoff_recorded".to_owned()));
     assert!(kinds.contains(&"finding_recorded".to_owned()));
+}
+
+pub async fn a_plan_amendment_adds_work_and_keeps_history(ledger: Arc<dyn Ledger>) {
+    let mission = running_mission(&ledger).await;
+    let mut amended = sample_plan();
+    let mut fix = amended.features[0].clone();
+    fix.id = FeatureId::new("F-FIX-1");
+    fix.preconditions = vec![FeatureId::new("F-A")];
+    amended.features.insert(1, fix);
+    let applied = ledger
+        .apply(Change::new(mission, orchestrator()).step(Step::AmendPlan {
+            plan: Box::new(amended.clone()),
+            created_by: "orchestrator".to_owned(),
+            approved_by: None,
+            reason: "validation found problems".to_owned(),
+        }))
+        .await
+        .expect("amend");
+    assert_eq!(applied.events.len(), 1);
+    assert_eq!(
+        ledger.mission(mission).await.expect("mission").plan_version,
+        2
+    );
+    assert_eq!(
+        ledger.plan(mission, None).await.expect("plan").plan,
+        amended
+    );
+    assert_eq!(
+        ledger.plan(mission, Some(1)).await.expect("plan").plan,
+        sample_plan()
+    );
+    let features: Vec<_> = ledger
+        .features(mission)
+        .await
+        .expect("features")
+        .into_iter()
+        .map(|feature| (feature.id.to_string(), feature.state))
+        .collect();
+    assert_eq!(
+        features,
+        vec![
+            ("F-A".to_owned(), FeatureState::Pending),
+            ("F-FIX-1".to_owned(), FeatureState::Pending),
+            ("F-B".to_owned(), FeatureState::Pending),
+            ("F-C".to_owned(), FeatureState::Pending),
+        ]
+    );
+    let events = ledger.events(mission, 0, 100).await.expect("events");
+    let last = events.last().expect("event");
+    assert_eq!(last.kind, "plan_amended");
+    assert_eq!(last.data["added_features"], json!(["F-FIX-1"]));
+
+    // A version that silently drops a feature is refused, and changes nothing.
+    let mut dropping = amended;
+    dropping
+        .features
+        .retain(|feature| feature.id.as_str() != "F-C");
+    let error = ledger
+        .apply(Change::new(mission, orchestrator()).step(Step::AmendPlan {
+            plan: Box::new(dropping),
+            created_by: "orchestrator".to_owned(),
+            approved_by: None,
+            reason: "drop".to_owned(),
+        }))
+        .await
+        .expect_err("dropping a live feature");
+    assert!(matches!(error, LedgerError::Invalid(_)), "{error}");
+    assert!(error.to_string().contains("F-C"), "{error}");
+    assert_eq!(
+        ledger.mission(mission).await.expect("mission").plan_version,
+        2
+    );
 }

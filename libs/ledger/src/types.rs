@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+pub use sortie_model::ids::AttemptFence;
 use sortie_model::records::{Finding, Handoff};
 use sortie_model::state::{AttemptState, FeatureState, MilestoneState, MissionState};
-pub use sortie_model::ids::AttemptFence;
 use sortie_model::{AttemptId, FeatureId, MilestoneId, MissionId, Plan, RepositoryName};
 
 use crate::outbox::OutgoingMessage;
@@ -238,6 +238,14 @@ pub enum Step {
         fence: AttemptFence,
         milestone: MilestoneId,
         finding: Finding,
+    },
+    /// Store a new plan version. Milestones and features it adds start `pending`; it may
+    /// not drop a feature that is not cancelled.
+    AmendPlan {
+        plan: Box<Plan>,
+        created_by: String,
+        approved_by: Option<String>,
+        reason: String,
     },
     /// An event with no state change.
     Note {

@@ -237,12 +237,14 @@ async fn audit_refusal(
 struct MissionLock {
     state: MissionState,
     event_seq: i64,
+    plan_version: i32,
 }
 
 async fn lock_mission(transaction: &Transaction<'_>, change: &Change) -> LedgerResult<MissionLock> {
     let row = transaction
         .query_opt(
-            "SELECT state, event_seq, owner, owner_epoch, owner_expires_at > now() AS owner_live
+            "SELECT state, event_seq, plan_version, owner, owner_epoch,
+                    owner_expires_at > now() AS owner_live
              FROM missions WHERE id = $1 FOR UPDATE",
             &[&change.mission.0],
         )
@@ -270,6 +272,7 @@ async fn lock_mission(transaction: &Transaction<'_>, change: &Change) -> LedgerR
     Ok(MissionLock {
         state: parse_state(row.get("state"))?,
         event_seq: row.get("event_seq"),
+        plan_version: row.get("plan_version"),
     })
 }
 
@@ -336,8 +339,14 @@ async fn apply_in(transaction: &Transaction<'_>, change: Change) -> LedgerResult
     }
     transaction
         .execute(
-            "UPDATE missions SET state = $2, event_seq = $3, updated_at = now() WHERE id = $1",
-            &[&change.mission.0, &lock.state.as_str(), &lock.event_seq],
+            "UPDATE missions SET state = $2, event_seq = $3, plan_version = $4, updated_at = now()
+             WHERE id = $1",
+            &[
+                &change.mission.0,
+                &lock.state.as_str(),
+                &lock.event_seq,
+                &lock.plan_version,
+            ],
         )
         .await
         .map_err(sql_error)?;
@@ -575,8 +584,136 @@ async fn apply_step(
                 }),
             ))
         }
+        Step::AmendPlan {
+            plan,
+            created_by,
+            approved_by,
+            reason,
+        } => {
+            let version = lock.plan_version + 1;
+            let (added_milestones, added_features) = amend_plan(
+                transaction,
+                mission,
+                version,
+                &plan,
+                &created_by,
+                approved_by.as_deref(),
+            )
+            .await?;
+            lock.plan_version = version;
+            Ok((
+                "plan_amended".to_owned(),
+                json!({
+                    "version": version,
+                    "added_milestones": added_milestones,
+                    "added_features": added_features,
+                    "reason": reason,
+                }),
+            ))
+        }
         Step::Note { kind, data } => Ok((kind, data)),
     }
+}
+
+/// Store a new plan version and the milestones and features it adds; returns their ids.
+async fn amend_plan(
+    transaction: &Transaction<'_>,
+    mission: MissionId,
+    version: i32,
+    plan: &sortie_model::Plan,
+    created_by: &str,
+    approved_by: Option<&str>,
+) -> LedgerResult<(Vec<String>, Vec<String>)> {
+    let plan_json = serde_json::to_value(plan)
+        .map_err(|error| LedgerError::Invalid(format!("plan: {error}")))?;
+    transaction
+        .execute(
+            "INSERT INTO plan_versions (mission_id, version, plan, created_by, approved_by)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&mission.0, &version, &plan_json, &created_by, &approved_by],
+        )
+        .await
+        .map_err(sql_error)?;
+    let existing_features = transaction
+        .query(
+            "SELECT feature_id, state FROM features WHERE mission_id = $1",
+            &[&mission.0],
+        )
+        .await
+        .map_err(sql_error)?;
+    for row in &existing_features {
+        let id: &str = row.get("feature_id");
+        let state: FeatureState = parse_state(row.get("state"))?;
+        let kept = plan
+            .features
+            .iter()
+            .any(|feature| feature.id.as_str() == id);
+        if !kept && state != FeatureState::Cancelled {
+            return Err(LedgerError::Invalid(format!(
+                "plan version {version} drops feature {id}, which is {state}; cancel it first"
+            )));
+        }
+    }
+    let existing_milestones: Vec<String> = transaction
+        .query(
+            "SELECT milestone_id FROM milestones WHERE mission_id = $1",
+            &[&mission.0],
+        )
+        .await
+        .map_err(sql_error)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut added_milestones = Vec::new();
+    for (ordinal, milestone) in plan.milestones.iter().enumerate() {
+        let ordinal = i32::try_from(ordinal).unwrap_or(i32::MAX);
+        let is_new = !existing_milestones
+            .iter()
+            .any(|id| id == milestone.id.as_str());
+        transaction
+            .execute(
+                "INSERT INTO milestones (mission_id, milestone_id, ordinal, state)
+                 VALUES ($1, $2, $3, 'pending')
+                 ON CONFLICT (mission_id, milestone_id) DO UPDATE SET ordinal = EXCLUDED.ordinal",
+                &[&mission.0, &milestone.id.as_str(), &ordinal],
+            )
+            .await
+            .map_err(sql_error)?;
+        if is_new {
+            added_milestones.push(milestone.id.to_string());
+        }
+    }
+    let mut added_features = Vec::new();
+    for (ordinal, feature) in plan.features.iter().enumerate() {
+        if plan.milestone_index(&feature.milestone).is_none() {
+            return Err(LedgerError::Invalid(format!(
+                "feature {} names milestone {}, which plan version {version} does not have",
+                feature.id, feature.milestone
+            )));
+        }
+        let ordinal = i32::try_from(ordinal).unwrap_or(i32::MAX);
+        let is_new = !existing_features
+            .iter()
+            .any(|row| row.get::<_, &str>("feature_id") == feature.id.as_str());
+        transaction
+            .execute(
+                "INSERT INTO features (mission_id, feature_id, milestone_id, ordinal, state)
+                 VALUES ($1, $2, $3, $4, 'pending')
+                 ON CONFLICT (mission_id, feature_id) DO UPDATE SET ordinal = EXCLUDED.ordinal",
+                &[
+                    &mission.0,
+                    &feature.id.as_str(),
+                    &feature.milestone.as_str(),
+                    &ordinal,
+                ],
+            )
+            .await
+            .map_err(sql_error)?;
+        if is_new {
+            added_features.push(feature.id.to_string());
+        }
+    }
+    Ok((added_milestones, added_features))
 }
 
 async fn start_attempt(
