@@ -597,6 +597,11 @@ pub async fn attempts_get_increasing_epochs_and_stale_ones_are_refused(ledger: A
         ]
     );
     assert!(attempts[1].finished_at.is_some());
+    assert_eq!(ledger.attempt(second.id).await.expect("attempt"), attempts[1]);
+    assert!(matches!(
+        ledger.attempt(AttemptId::generate()).await,
+        Err(LedgerError::NotFound { .. })
+    ));
     // A finished attempt takes no more reports, even with its own epoch.
     let late = Change::new(mission, Actor::new("worker:w1")).step(Step::Attempt {
         fence: second.fence(),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sortie_model::MissionId;
+use sortie_model::{AttemptId, MissionId};
 
 pub use error::{LedgerError, LedgerResult};
 pub use outbox::{OutboxRow, OutboxSink, OutboxSinkError, OutgoingMessage};
@@ -48,6 +48,8 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     async fn features(&self, id: MissionId) -> LedgerResult<Vec<FeatureRecord>>;
 
     async fn attempts(&self, id: MissionId) -> LedgerResult<Vec<AttemptRecord>>;
+
+    async fn attempt(&self, id: AttemptId) -> LedgerResult<AttemptRecord>;
 
     async fn handoffs(&self, id: MissionId) -> LedgerResult<Vec<HandoffRecord>>;
 

@@ -67,6 +67,10 @@ pub struct ValidationTask {
 /// What a worker or validator tells the orchestrator about an attempt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "report", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "reports are decoded one at a time and handled at once, never kept in bulk"
+)]
 pub enum Report {
     /// The attempt was taken and work began.
     Started { fence: AttemptFence, worker: String },

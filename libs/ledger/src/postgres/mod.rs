@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use sortie_model::MissionId;
+use sortie_model::{AttemptId, MissionId};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
@@ -175,6 +175,10 @@ impl Ledger for PostgresLedger {
 
     async fn attempts(&self, id: MissionId) -> LedgerResult<Vec<AttemptRecord>> {
         reads::attempts(&**self.client().await?, id).await
+    }
+
+    async fn attempt(&self, id: AttemptId) -> LedgerResult<AttemptRecord> {
+        reads::attempt(&**self.client().await?, id).await
     }
 
     async fn handoffs(&self, id: MissionId) -> LedgerResult<Vec<HandoffRecord>> {
