@@ -9,7 +9,9 @@ pub mod ids;
 pub mod messages;
 pub mod plan;
 pub mod records;
+pub mod scheduler;
 pub mod state;
+pub mod touches;
 
 pub use error::ErrorKind;
 pub use ids::{AssertionId, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};

@@ -183,6 +183,16 @@ pub struct OrchestratorSettings {
     pub attempt_lease_seconds: u64,
     /// How often leases are renewed; shorter than both leases.
     pub heartbeat_seconds: u64,
+    /// How long a dispatched attempt may wait in the queue for a worker.
+    pub dispatch_lease_seconds: u64,
+    /// The longest one attempt may run, whatever its heartbeats say.
+    pub attempt_time_limit_seconds: u64,
+    /// The first retry of a failed feature waits this long; each further retry doubles it.
+    pub retry_backoff_seconds: u64,
+    /// How often each owned mission is looked at when nothing wakes it sooner.
+    pub tick_milliseconds: u64,
+    /// Where the orchestrator keeps its git mirrors for the merge queue.
+    pub data_dir: PathBuf,
 }
 
 impl Default for OrchestratorSettings {
@@ -192,6 +202,11 @@ impl Default for OrchestratorSettings {
             lease_seconds: 15,
             attempt_lease_seconds: 60,
             heartbeat_seconds: 10,
+            dispatch_lease_seconds: 600,
+            attempt_time_limit_seconds: 3600,
+            retry_backoff_seconds: 2,
+            tick_milliseconds: 500,
+            data_dir: PathBuf::from(".sortie/orchestrator"),
         }
     }
 }
@@ -207,6 +222,14 @@ impl OrchestratorSettings {
 
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.heartbeat_seconds)
+    }
+
+    pub fn dispatch_lease(&self) -> Duration {
+        Duration::from_secs(self.dispatch_lease_seconds)
+    }
+
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_milliseconds)
     }
 }
 

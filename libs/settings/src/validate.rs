@@ -101,6 +101,21 @@ pub(crate) fn validate(settings: &Settings, origin_of: OriginOf<'_>) -> Result<(
         orchestrator.heartbeat_seconds,
         AT_LEAST_ONE_SECOND,
     )?;
+    check.at_least_one(
+        "orchestrator.dispatch_lease_seconds",
+        orchestrator.dispatch_lease_seconds,
+        AT_LEAST_ONE_SECOND,
+    )?;
+    check.at_least_one(
+        "orchestrator.attempt_time_limit_seconds",
+        orchestrator.attempt_time_limit_seconds,
+        AT_LEAST_ONE_SECOND,
+    )?;
+    check.at_least_one(
+        "orchestrator.tick_milliseconds",
+        orchestrator.tick_milliseconds,
+        "must be at least 1 millisecond",
+    )?;
     let shortest_lease = orchestrator
         .lease_seconds
         .min(orchestrator.attempt_lease_seconds);
