@@ -7,6 +7,7 @@
 pub mod error;
 pub mod ids;
 pub mod messages;
+pub mod mission_file;
 pub mod plan;
 pub mod records;
 pub mod scheduler;

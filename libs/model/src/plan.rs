@@ -54,7 +54,7 @@ pub struct Repository {
     pub integration_branch: Option<String>,
 }
 
-fn default_base_branch() -> String {
+pub(crate) fn default_base_branch() -> String {
     "main".to_owned()
 }
 
@@ -201,7 +201,7 @@ pub enum Check {
     },
 }
 
-fn default_http_method() -> String {
+pub(crate) fn default_http_method() -> String {
     "GET".to_owned()
 }
 
@@ -249,11 +249,11 @@ pub struct ServiceDefinition {
     pub stop: Option<String>,
 }
 
-fn default_health_path() -> String {
+pub(crate) fn default_health_path() -> String {
     "/".to_owned()
 }
 
-fn default_health_timeout() -> u32 {
+pub(crate) fn default_health_timeout() -> u32 {
     30
 }
 

@@ -1,1 +1,3 @@
+mod mission_file;
+mod plan_schema;
 mod scheduler;
