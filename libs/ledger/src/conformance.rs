@@ -74,6 +74,8 @@ pub fn sample_plan() -> Plan {
         fulfills: fulfills.iter().map(|id| (*id).into()).collect(),
         touches: vec![format!("src/{id}/**")],
         estimate_minutes: None,
+        steps: vec![],
+        fix: None,
     };
     Plan {
         mission: MissionHeader {
@@ -128,6 +130,7 @@ pub fn sample_plan() -> Plan {
         ],
         skills: vec![],
         services: ServicesBlock::default(),
+        scripted_fixes: vec![],
     }
 }
 

@@ -9,11 +9,12 @@ pub mod ids;
 pub mod messages;
 pub mod mission_file;
 pub mod plan;
+pub mod protocol;
 pub mod records;
 pub mod scheduler;
 pub mod state;
 pub mod touches;
 
 pub use error::ErrorKind;
-pub use ids::{AssertionId, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
+pub use ids::{AssertionId, AttemptFence, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
 pub use plan::Plan;

@@ -31,6 +31,10 @@ pub struct Plan {
     pub skills: Vec<SkillDefinition>,
     #[serde(default)]
     pub services: ServicesBlock,
+    /// For the `scripted` agent only: the steps a fix feature performs when an assertion
+    /// fails validation. A real agent works a fix out from the findings instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripted_fixes: Vec<ScriptedFix>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -147,6 +151,59 @@ pub struct Feature {
     /// A rough size in minutes, used to rank features by critical path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_minutes: Option<u32>,
+    /// For the `scripted` agent only: what it does in the workspace, step by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ScriptedStep>,
+    /// Set on the fix features the orchestrator creates after a failed validation; a
+    /// mission file cannot set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixOrigin>,
+}
+
+/// One step of the `scripted` agent, which needs no model: it runs commands and writes
+/// files, and produces the same commits and handoff a real agent would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ScriptedStep {
+    /// Run a shell command in the workspace; the step fails on another exit code.
+    Run {
+        run: String,
+        #[serde(default)]
+        expect_exit: i32,
+    },
+    /// Write a file (creating its directories), replacing what was there.
+    Write { write: String, content: String },
+    /// Append to a file, creating it when missing.
+    Append { append: String, content: String },
+    /// Replace every occurrence of a text in a file; the step fails when there is none.
+    Replace {
+        replace: String,
+        find: String,
+        with: String,
+    },
+    /// Wait, to stand in for an agent's thinking time.
+    Sleep { sleep_ms: u64 },
+}
+
+/// Why a fix feature exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixOrigin {
+    /// The milestone's fix round, from 1.
+    pub round: u32,
+    /// The findings the fix must clear.
+    pub findings: Vec<String>,
+}
+
+/// For the `scripted` agent: how to fix one assertion when validation finds it false.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedFix {
+    pub assertion: AssertionId,
+    /// What the fix may change; empty means what the assertion's features may change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub touches: Vec<String>,
+    pub steps: Vec<ScriptedStep>,
 }
 
 impl Feature {

@@ -1,5 +1,7 @@
 //! Test support for Sortie: fresh Postgres databases, isolated NATS prefixes, fixture git repositories
 
 pub mod db;
+pub mod nats;
 
 pub use db::TestDb;
+pub use nats::{PrivateNats, TestNats};

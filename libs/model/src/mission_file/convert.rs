@@ -67,6 +67,8 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
                     .collect(),
                 touches: feature.touches,
                 estimate_minutes: feature.estimate_minutes,
+                steps: Vec::new(),
+                fix: None,
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -120,5 +122,6 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
             commands: raw.commands,
             start,
         },
+        scripted_fixes: Vec::new(),
     })
 }

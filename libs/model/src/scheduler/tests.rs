@@ -19,6 +19,8 @@ fn feature(id: &str, milestone: &str, preconditions: &[&str], touches: &[&str]) 
             .map(|pattern| (*pattern).to_owned())
             .collect(),
         estimate_minutes: None,
+        steps: Vec::new(),
+        fix: None,
     }
 }
 
@@ -60,6 +62,7 @@ fn plan(milestones: &[&str], features: Vec<Feature>) -> Plan {
         assertions: Vec::new(),
         skills: Vec::new(),
         services: Default::default(),
+        scripted_fixes: Vec::new(),
     }
 }
 

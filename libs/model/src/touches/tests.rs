@@ -20,6 +20,8 @@ fn feature(repository: &str, touches: &[&str]) -> Feature {
             .map(|pattern| (*pattern).to_owned())
             .collect(),
         estimate_minutes: None,
+        steps: Vec::new(),
+        fix: None,
     }
 }
 

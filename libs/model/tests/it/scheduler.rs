@@ -111,6 +111,8 @@ fn build_plan(
                     .map(|pattern| (*pattern).to_owned())
                     .collect(),
                 estimate_minutes: spec.estimate_minutes,
+                steps: Vec::new(),
+                fix: None,
             }
         })
         .collect();
@@ -149,6 +151,7 @@ fn build_plan(
         assertions: Vec::new(),
         skills: Vec::new(),
         services: ServicesBlock::default(),
+        scripted_fixes: Vec::new(),
     }
 }
 
