@@ -200,19 +200,34 @@ async fn feature_state(ledger: &Arc<dyn Ledger>, mission: MissionId, id: &str) -
         .expect("feature exists")
 }
 
+/// The epoch the next attempt at `target` must carry.
+async fn next_epoch(ledger: &Arc<dyn Ledger>, mission: MissionId, target: &AttemptTarget) -> i64 {
+    let attempts = ledger.attempts(mission).await.expect("attempts");
+    attempts
+        .iter()
+        .filter(|attempt| &attempt.target == target)
+        .map(|attempt| attempt.epoch)
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
 async fn start_attempt(
     ledger: &Arc<dyn Ledger>,
     mission: MissionId,
     feature: &str,
     lease: Duration,
 ) -> AttemptRecord {
+    let target = AttemptTarget::Feature {
+        feature: FeatureId::new(feature),
+    };
+    let epoch = next_epoch(ledger, mission, &target).await;
     let applied = ledger
         .apply(
             Change::new(mission, orchestrator()).step(Step::StartAttempt {
                 attempt: AttemptId::generate(),
-                target: AttemptTarget::Feature {
-                    feature: FeatureId::new(feature),
-                },
+                target,
+                epoch,
                 lease,
             }),
         )
@@ -600,7 +615,10 @@ pub async fn attempts_get_increasing_epochs_and_stale_ones_are_refused(ledger: A
         ]
     );
     assert!(attempts[1].finished_at.is_some());
-    assert_eq!(ledger.attempt(second.id).await.expect("attempt"), attempts[1]);
+    assert_eq!(
+        ledger.attempt(second.id).await.expect("attempt"),
+        attempts[1]
+    );
     assert!(matches!(
         ledger.attempt(AttemptId::generate()).await,
         Err(LedgerError::NotFound { .. })
@@ -627,10 +645,30 @@ pub async fn one_live_attempt_per_target(ledger: Arc<dyn Ledger>) {
         target: AttemptTarget::Feature {
             feature: FeatureId::new("F-A"),
         },
+        epoch: 2,
         lease: Duration::from_secs(60),
     });
     let error = ledger.apply(again).await.expect_err("second live attempt");
     assert!(matches!(error, LedgerError::Conflict(_)), "{error}");
+    // An epoch out of turn is refused too: epochs never repeat and never skip.
+    for wrong_epoch in [0, 2] {
+        let out_of_turn = Change::new(mission, orchestrator()).step(Step::StartAttempt {
+            attempt: AttemptId::generate(),
+            target: AttemptTarget::Feature {
+                feature: FeatureId::new("F-B"),
+            },
+            epoch: wrong_epoch,
+            lease: Duration::from_secs(60),
+        });
+        let error = ledger
+            .apply(out_of_turn)
+            .await
+            .expect_err("epoch out of turn");
+        assert!(
+            error.to_string().contains("the next attempt has epoch 1"),
+            "{error}"
+        );
+    }
     assert_eq!(
         feature_state(&ledger, mission, "F-A").await.attempts,
         1,
@@ -643,6 +681,7 @@ pub async fn one_live_attempt_per_target(ledger: Arc<dyn Ledger>) {
             milestone: MilestoneId::new("m1"),
             repository: "app".into(),
         },
+        epoch: 1,
         lease: Duration::from_secs(60),
     });
     let applied = ledger.apply(validation).await.expect("validation attempt");
@@ -1037,6 +1076,7 @@ pub async fn handoffs_and_findings_are_stored(ledger: Arc<dyn Ledger>) {
                     milestone: MilestoneId::new("m1"),
                     repository: "app".into(),
                 },
+                epoch: 1,
                 lease: Duration::from_secs(60),
             }),
         )

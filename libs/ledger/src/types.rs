@@ -206,10 +206,13 @@ pub enum Step {
         /// Backoff: the feature is not dispatched again before this long from now.
         not_before: Option<Duration>,
     },
-    /// Create an attempt in `dispatched` with the next epoch for its target.
+    /// Create an attempt in `dispatched`. `epoch` must be the next epoch for its target
+    /// (one more than its last attempt's, 1 for the first): the caller names it, so the
+    /// messages it commits with the attempt can carry it.
     StartAttempt {
         attempt: AttemptId,
         target: AttemptTarget,
+        epoch: i64,
         /// How long the attempt may wait for a worker before it is abandoned.
         lease: Duration,
     },

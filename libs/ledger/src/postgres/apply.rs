@@ -439,9 +439,11 @@ async fn apply_step(
         Step::StartAttempt {
             attempt,
             target,
+            epoch,
             lease,
         } => {
-            let record = start_attempt(transaction, mission, attempt, &target, lease).await?;
+            let record =
+                start_attempt(transaction, mission, attempt, &target, epoch, lease).await?;
             let data = json!({
                 "attempt": record.id,
                 "target": record.target,
@@ -721,9 +723,23 @@ async fn start_attempt(
     mission: MissionId,
     attempt: AttemptId,
     target: &AttemptTarget,
+    epoch: i64,
     lease: Duration,
 ) -> LedgerResult<AttemptRecord> {
     let key = target_key(target);
+    let next_epoch: i64 = transaction
+        .query_one(
+            "SELECT COALESCE(MAX(epoch), 0) + 1 FROM attempts WHERE mission_id = $1 AND target_key = $2",
+            &[&mission.0, &key],
+        )
+        .await
+        .map_err(sql_error)?
+        .get(0);
+    if epoch != next_epoch {
+        return Err(LedgerError::Conflict(format!(
+            "{key} of mission {mission}: the next attempt has epoch {next_epoch}, not {epoch}"
+        )));
+    }
     if let AttemptTarget::Feature { feature } = target {
         let updated = transaction
             .execute(
@@ -744,12 +760,10 @@ async fn start_attempt(
     let row = transaction
         .query_one(
             "INSERT INTO attempts (id, mission_id, target_key, target, epoch, state, lease_expires_at)
-             SELECT $1, $2, $3, $4,
-                    COALESCE((SELECT MAX(epoch) FROM attempts WHERE mission_id = $2 AND target_key = $3), 0) + 1,
-                    'dispatched', now() + make_interval(secs => $5::float8)
+             VALUES ($1, $2, $3, $4, $6, 'dispatched', now() + make_interval(secs => $5::float8))
              RETURNING id, mission_id, target, epoch, state, worker, lease_expires_at, created_at,
                        finished_at, reason",
-            &[&attempt.0, &mission.0, &key, &target_json, &seconds(lease)],
+            &[&attempt.0, &mission.0, &key, &target_json, &seconds(lease), &epoch],
         )
         .await
         .map_err(|error| match sql_error(error) {
