@@ -4,6 +4,7 @@
 //! Invariant: this crate does no I/O. It parses text it is handed, validates it and
 //! computes decisions; the ledger, the bus and the services act on them.
 
+pub mod api;
 pub mod error;
 pub mod ids;
 pub mod messages;

@@ -1,0 +1,416 @@
+//! Applying what workers and validators report, each report once.
+//!
+//! Every report carries its attempt's fence; the ledger refuses (and audits) a stale one.
+//! A finished feature reaches the integration branch only through the merge queue, after
+//! its fence is checked; a finished validation is accepted only on evidence checked by
+//! code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sortie_bus::{Delivery, WorkQueue};
+use sortie_git::IntegrationOutcome;
+use sortie_ledger::{Actor, AttemptRecord, AttemptTarget, Change, Step};
+use sortie_model::messages::Envelope;
+use sortie_model::protocol::{CheckResult, IntegrationProposal, Outcome, Report};
+use sortie_model::records::{Finding, Handoff};
+use sortie_model::state::{AttemptState, FeatureState};
+use sortie_model::touches::TouchMatcher;
+use sortie_model::{AttemptFence, ErrorKind, MissionId};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::driver::retry_or_fail;
+use crate::error::{OrchestratorError, Result};
+use crate::{Core, merge_queue, tasks, verify};
+
+const FETCH_BATCH: usize = 32;
+const FETCH_WAIT: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
+    while !cancel.is_cancelled() {
+        let deliveries = match core.bus.consume(WorkQueue::AttemptReports).await {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                warn!(%error, "cannot consume attempt reports; trying again");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        loop {
+            let batch = tokio::select! {
+                () = cancel.cancelled() => return,
+                batch = deliveries.fetch(FETCH_BATCH, FETCH_WAIT) => batch,
+            };
+            match batch {
+                Ok(batch) => {
+                    // In stream order: an attempt's start comes before its end.
+                    for delivery in batch {
+                        settle(&core, delivery).await;
+                    }
+                }
+                Err(error) => {
+                    warn!(%error, "fetching attempt reports failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn settle(core: &Core, delivery: Delivery) {
+    let envelope = match Envelope::<Report>::from_slice(delivery.payload()) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            warn!(%error, "an attempt report that cannot be read; dropping it");
+            if let Err(error) = delivery.term().await {
+                warn!(%error, "could not terminate an unreadable report");
+            }
+            return;
+        }
+    };
+    let decision = match handle(core, &envelope).await {
+        Ok(()) => {
+            core.wake.notify_one();
+            ErrorKind::Conflict.delivery_decision()
+        }
+        Err(error) => {
+            let kind = error.kind();
+            match kind {
+                ErrorKind::StaleEpoch | ErrorKind::Conflict => {
+                    info!(msg_id = %envelope.id, %error, "report refused");
+                }
+                _ => warn!(msg_id = %envelope.id, %error, ?kind, "report not applied"),
+            }
+            kind.delivery_decision()
+        }
+    };
+    if let Err(error) = delivery.deliver(decision).await {
+        warn!(%error, "could not settle an attempt report");
+    }
+}
+
+async fn handle(core: &Core, envelope: &Envelope<Report>) -> Result<()> {
+    let mission = envelope.mission.ok_or_else(|| {
+        OrchestratorError::BadRequest("an attempt report names no mission".to_owned())
+    })?;
+    let report = &envelope.body;
+    let actor = Actor::new(format!("worker:{}", report.worker()));
+    debug!(%mission, msg_id = %envelope.id, "applying a report");
+    match report {
+        Report::Started { fence, worker } => {
+            let attempt = core.ledger.attempt(fence.attempt).await?;
+            let mut change =
+                Change::new(mission, actor)
+                    .applying(&envelope.id)
+                    .step(Step::Attempt {
+                        fence: *fence,
+                        to: AttemptState::Running,
+                        reason: format!("taken by {worker}"),
+                        worker: Some(worker.clone()),
+                        lease: Some(core.config.attempt_lease),
+                    });
+            if let AttemptTarget::Feature { feature } = &attempt.target {
+                change.steps.push(Step::Feature {
+                    id: feature.clone(),
+                    to: FeatureState::Running,
+                    reason: format!("attempt {} taken by {worker}", fence.epoch),
+                    not_before: None,
+                });
+            }
+            core.apply(change).await?;
+        }
+        Report::Heartbeat { fence, .. } => {
+            core.ledger
+                .heartbeat(*fence, &actor, core.config.attempt_lease)
+                .await?;
+        }
+        Report::FeatureFinished {
+            fence,
+            outcome,
+            handoff,
+            proposal,
+            ..
+        } => {
+            feature_finished(
+                core,
+                mission,
+                &envelope.id,
+                actor,
+                *fence,
+                outcome,
+                handoff,
+                proposal.as_ref(),
+            )
+            .await?;
+        }
+        Report::ValidationFinished {
+            fence,
+            commit,
+            checks,
+            findings,
+            ..
+        } => {
+            validation_finished(
+                core,
+                mission,
+                &envelope.id,
+                actor,
+                *fence,
+                commit,
+                checks,
+                findings,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one report's parts, handed over once"
+)]
+async fn feature_finished(
+    core: &Core,
+    mission: MissionId,
+    msg_id: &str,
+    actor: Actor,
+    fence: AttemptFence,
+    outcome: &Outcome,
+    handoff: &Handoff,
+    proposal: Option<&IntegrationProposal>,
+) -> Result<()> {
+    let attempt = core.ledger.attempt(fence.attempt).await?;
+    let AttemptTarget::Feature { feature } = &attempt.target else {
+        return Err(OrchestratorError::BadRequest(format!(
+            "attempt {} is not a feature attempt",
+            attempt.id
+        )));
+    };
+    let record = core.ledger.mission(mission).await?;
+    let plan = core
+        .plans
+        .get(&*core.ledger, mission, record.plan_version)
+        .await?;
+    let spec = plan.plan.feature(feature).ok_or_else(|| {
+        OrchestratorError::BadRequest(format!("feature {feature} is not in the plan"))
+    })?;
+    let failure = match (outcome, proposal) {
+        (
+            Outcome::Failed {
+                reason,
+                conflicting_paths,
+            },
+            _,
+        ) => Some(describe_failure(reason, conflicting_paths)),
+        (Outcome::Succeeded, None) => {
+            Some("the worker reported success but proposed no work".to_owned())
+        }
+        (Outcome::Succeeded, Some(proposal)) => {
+            outside_touches(&spec.touches, &proposal.changed_paths)
+        }
+    };
+    let feature_record = core
+        .ledger
+        .features(mission)
+        .await?
+        .into_iter()
+        .find(|candidate| &candidate.id == feature)
+        .ok_or_else(|| OrchestratorError::BadRequest(format!("feature {feature} is unknown")))?;
+    if let Some(reason) = failure {
+        let change = Change::new(mission, actor)
+            .applying(msg_id)
+            .step(Step::Handoff {
+                fence,
+                handoff: handoff.clone(),
+            })
+            .step(Step::Attempt {
+                fence,
+                to: AttemptState::Failed,
+                reason: reason.clone(),
+                worker: None,
+                lease: None,
+            })
+            .step(retry_or_fail(core, &plan.plan, &feature_record, &reason));
+        core.apply(change).await?;
+        info!(%mission, %feature, epoch = fence.epoch, %reason, "feature attempt failed");
+        return Ok(());
+    }
+    let proposal = proposal.expect("a success without a proposal failed above");
+    // The fence is checked, and the lease extended, before anything is integrated: a
+    // worker whose lease was lost integrates nothing.
+    core.ledger
+        .heartbeat(fence, &actor, core.config.attempt_lease)
+        .await?;
+    let target = tasks::repository_target(&plan.plan, &spec.repository).ok_or_else(|| {
+        OrchestratorError::BadRequest(format!("repository {} is not in the plan", spec.repository))
+    })?;
+    let outcome = merge_queue::integrate(core, &target, &attempt.id.to_string(), proposal).await?;
+    let commit = match outcome {
+        IntegrationOutcome::Integrated { commit }
+        | IntegrationOutcome::AlreadyIntegrated { commit } => commit,
+        IntegrationOutcome::Conflict { paths } => {
+            let reason = describe_failure("its work conflicts with work integrated first", &paths);
+            let change = Change::new(mission, actor)
+                .applying(msg_id)
+                .step(Step::Handoff {
+                    fence,
+                    handoff: handoff.clone(),
+                })
+                .step(Step::Attempt {
+                    fence,
+                    to: AttemptState::Failed,
+                    reason: reason.clone(),
+                    worker: None,
+                    lease: None,
+                })
+                .step(retry_or_fail(core, &plan.plan, &feature_record, &reason));
+            core.apply(change).await?;
+            info!(%mission, %feature, %reason, "integration conflict");
+            return Ok(());
+        }
+    };
+    let mut accepted = handoff.clone();
+    accepted.integrated_commit = Some(commit.as_str().to_owned());
+    let change = Change::new(mission, actor)
+        .applying(msg_id)
+        .step(Step::Handoff {
+            fence,
+            handoff: accepted,
+        })
+        .step(Step::Attempt {
+            fence,
+            to: AttemptState::Succeeded,
+            reason: format!("integrated as {}", commit.short()),
+            worker: None,
+            lease: None,
+        })
+        .step(Step::Feature {
+            id: feature.clone(),
+            to: FeatureState::Done,
+            reason: format!("integrated as {} with a handoff", commit.short()),
+            not_before: None,
+        });
+    core.apply(change).await?;
+    info!(%mission, %feature, commit = %commit.short(), "feature done");
+    Ok(())
+}
+
+fn describe_failure(reason: &str, conflicting_paths: &[String]) -> String {
+    if conflicting_paths.is_empty() {
+        reason.to_owned()
+    } else {
+        format!(
+            "{reason} (conflicting paths: {})",
+            conflicting_paths.join(", ")
+        )
+    }
+}
+
+/// The feature promised to change only its `touches`; a change outside them is refused,
+/// since parallel work is safe only while that promise holds.
+fn outside_touches(touches: &[String], changed: &[String]) -> Option<String> {
+    if touches.is_empty() {
+        return None;
+    }
+    let matcher = match TouchMatcher::new(touches) {
+        Ok(matcher) => matcher,
+        Err(error) => return Some(format!("the feature's touches cannot be read: {error:?}")),
+    };
+    let outside: Vec<&str> = changed
+        .iter()
+        .map(String::as_str)
+        .filter(|path| !matcher.is_match(path))
+        .collect();
+    if outside.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "it changed paths outside its touches ({}): {}",
+            touches.join(", "),
+            outside.join(", ")
+        ))
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one report's parts, handed over once"
+)]
+async fn validation_finished(
+    core: &Core,
+    mission: MissionId,
+    msg_id: &str,
+    actor: Actor,
+    fence: AttemptFence,
+    commit: &str,
+    checks: &[CheckResult],
+    findings: &[Finding],
+) -> Result<()> {
+    let attempt: AttemptRecord = core.ledger.attempt(fence.attempt).await?;
+    let AttemptTarget::Validation {
+        milestone,
+        repository,
+    } = &attempt.target
+    else {
+        return Err(OrchestratorError::BadRequest(format!(
+            "attempt {} is not a validation attempt",
+            attempt.id
+        )));
+    };
+    let record = core.ledger.mission(mission).await?;
+    let plan = core
+        .plans
+        .get(&*core.ledger, mission, record.plan_version)
+        .await?;
+    let covered = tasks::covered_assertions(&plan.plan, milestone, repository);
+    let verdict = verify::verify(&plan.plan, &covered, checks, findings.to_vec());
+    let mut change = Change::new(mission, actor).applying(msg_id);
+    for finding in &verdict.findings {
+        change.steps.push(Step::Finding {
+            fence,
+            milestone: milestone.clone(),
+            finding: finding.clone(),
+        });
+    }
+    change.steps.push(Step::Note {
+        kind: "validation_report".to_owned(),
+        data: json!({
+            "attempt": fence.attempt,
+            "milestone": milestone,
+            "repository": repository,
+            "commit": commit,
+            "proven": verdict.proven,
+            "checks": checks.iter().map(|check| json!({
+                "check": check.check,
+                "assertion": check.assertion,
+                "passed": check.passed,
+            })).collect::<Vec<_>>(),
+        }),
+    });
+    let (to, reason) = if verdict.proven {
+        (
+            AttemptState::Succeeded,
+            "every check proven with evidence".to_owned(),
+        )
+    } else {
+        (
+            AttemptState::Failed,
+            format!("{} findings", verdict.findings.len()),
+        )
+    };
+    change.steps.push(Step::Attempt {
+        fence,
+        to,
+        reason,
+        worker: None,
+        lease: None,
+    });
+    core.apply(change).await?;
+    info!(%mission, %milestone, %repository, proven = verdict.proven, "validation report applied");
+    Ok(())
+}
