@@ -2,11 +2,12 @@
 
 use crate::ids::{AssertionId, FeatureId, MilestoneId, RepositoryName};
 use crate::plan::{
-    Assertion, Feature, Milestone, Plan, Repository, ServiceDefinition, ServicesBlock,
-    SkillDefinition, default_base_branch, default_health_path, default_health_timeout,
+    Assertion, Feature, Milestone, Plan, Repository, ScriptedFix, ScriptedStep, ServiceDefinition,
+    ServicesBlock, SkillDefinition, default_base_branch, default_health_path,
+    default_health_timeout,
 };
 
-use super::raw::RawPlan;
+use super::raw::{RawPlan, RawStep};
 
 /// `None` only if a required value is missing, which validation has already reported;
 /// call it only when the sink holds no errors.
@@ -67,7 +68,8 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
                     .collect(),
                 touches: feature.touches,
                 estimate_minutes: feature.estimate_minutes,
-                steps: Vec::new(),
+                steps: to_steps(feature.steps),
+                // Only the orchestrator sets it, on the fix features it creates.
                 fix: None,
             })
         })
@@ -110,6 +112,17 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
             })
         })
         .collect::<Option<Vec<_>>>()?;
+    let scripted_fixes = raw
+        .scripted_fixes
+        .into_iter()
+        .map(|fix| {
+            Some(ScriptedFix {
+                assertion: AssertionId::new(fix.assertion?.text),
+                touches: fix.touches,
+                steps: to_steps(fix.steps),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(Plan {
         mission: raw.mission?,
         repositories,
@@ -122,6 +135,10 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
             commands: raw.commands,
             start,
         },
-        scripted_fixes: Vec::new(),
+        scripted_fixes,
     })
+}
+
+fn to_steps(steps: Vec<RawStep>) -> Vec<ScriptedStep> {
+    steps.into_iter().map(|step| step.step).collect()
 }

@@ -82,7 +82,7 @@ diagnostic_codes! {
     UnknownMilestone = "SM020", Error, "a feature names a milestone that does not exist";
     UnknownRepository = "SM021", Error, "a feature names a repository that does not exist";
     UnknownFeature = "SM022", Error, "a precondition names a feature that does not exist";
-    UnknownAssertion = "SM023", Error, "a feature fulfills an assertion that does not exist";
+    UnknownAssertion = "SM023", Error, "a feature or a scripted fix names an assertion that does not exist";
     UnknownService = "SM024", Error, "an HTTP check names a service that does not exist";
     InvalidSkillName = "SM025", Error, "a skill name is empty or contains whitespace";
     DependencyCycle = "SM030", Error, "features depend on each other in a cycle";
@@ -94,9 +94,11 @@ diagnostic_codes! {
     EmptyPlan = "SM043", Error, "the plan has no milestones, features or repositories";
     UnusedSkill = "SM044", Warning, "a skill defined by the plan is used by no feature";
     InvalidGlob = "SM050", Error, "a `touches` entry is not a valid glob";
-    PathOutsideRepository = "SM051", Error, "a `touches` entry is absolute or leaves the repository";
+    PathOutsideRepository = "SM051", Error, "a `touches` entry or a step's path is absolute or leaves the repository";
     InvalidSetting = "SM060", Error, "a setting or service has a value that cannot work";
     InvalidCheck = "SM061", Error, "an assertion's check cannot work as written";
+    InvalidScriptedStep = "SM070", Error, "a step of the scripted agent is malformed";
+    StepOutsideTouches = "SM071", Error, "a scripted step changes a file its touches do not cover";
 }
 
 impl fmt::Display for DiagnosticCode {

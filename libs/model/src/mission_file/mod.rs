@@ -9,8 +9,9 @@
 //! 1. the TOML is parsed into a tree that keeps byte spans (`toml::de::DeTable`);
 //! 2. `read` walks the tree into a raw plan, reporting unknown fields, missing fields,
 //!    wrong types and values that are wrong on their own (id syntax, globs, ranges);
-//! 3. `validate` and `graph` check the plan as a whole (duplicates, references,
-//!    coverage of the validation contract, cycles, milestone order);
+//! 3. `validate`, `graph` and `step_checks` check the plan as a whole (duplicates,
+//!    references, coverage of the validation contract, cycles, milestone order, the
+//!    files scripted steps change);
 //! 4. `convert` turns the raw plan into the clean [`Plan`].
 
 mod checks;
@@ -21,7 +22,9 @@ mod raw;
 mod read;
 mod reader;
 mod rules;
+mod scripted;
 mod source;
+mod step_checks;
 mod suggest;
 mod syntax;
 mod validate;

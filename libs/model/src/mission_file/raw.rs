@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Check, MissionHeader, MissionSettings};
+use crate::plan::{Check, MissionHeader, MissionSettings, ScriptedStep};
 
 use super::source::{FieldPath, Located, Span};
 
@@ -21,6 +21,7 @@ pub(crate) struct RawPlan {
     pub(crate) skills: Vec<RawSkill>,
     pub(crate) commands: BTreeMap<String, String>,
     pub(crate) services: Vec<RawService>,
+    pub(crate) scripted_fixes: Vec<RawScriptedFix>,
 }
 
 /// Where an item of an array of tables is: its `[[header]]` and its path.
@@ -61,6 +62,23 @@ pub(crate) struct RawFeature {
     pub(crate) fulfills: Vec<Located>,
     pub(crate) touches: Vec<String>,
     pub(crate) estimate_minutes: Option<u32>,
+    pub(crate) steps: Vec<RawStep>,
+}
+
+/// A step of the scripted agent. Only well-formed steps are kept; the others have been
+/// reported.
+#[derive(Debug)]
+pub(crate) struct RawStep {
+    pub(crate) step: ScriptedStep,
+    /// The file a `write`, `append` or `replace` step changes, to check against touches.
+    pub(crate) file: Option<Located>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RawScriptedFix {
+    pub(crate) assertion: Option<Located>,
+    pub(crate) touches: Vec<String>,
+    pub(crate) steps: Vec<RawStep>,
 }
 
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use super::raw::{
 };
 use super::reader::{TableReader, as_string};
 use super::rules::{self, GlobProblem};
+use super::scripted::{SCRIPTED_FIX_FIELDS, read_scripted_fix, read_steps};
 use super::source::{FieldPath, Located, Sink};
 
 const TOP_LEVEL_FIELDS: &[&str] = &[
@@ -23,6 +24,7 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "assertions",
     "skills",
     "services",
+    "scripted_fixes",
 ];
 const MISSION_FIELDS: &[&str] = &["name", "goal"];
 const REPOSITORY_FIELDS: &[&str] = &["name", "url", "base_branch", "integration_branch"];
@@ -50,6 +52,7 @@ const FEATURE_FIELDS: &[&str] = &[
     "fulfills",
     "touches",
     "estimate_minutes",
+    "steps",
 ];
 const ASSERTION_FIELDS: &[&str] = &["id", "statement", "check"];
 const SKILL_FIELDS: &[&str] = &["name", "description", "instructions"];
@@ -109,6 +112,11 @@ pub(crate) fn read_plan(document: &toml::Spanned<DeTable<'_>>, sink: &mut Sink<'
         .iter()
         .map(|table| read_skill(table, sink))
         .collect();
+    let scripted_fixes = root
+        .array_of_tables("scripted_fixes", SCRIPTED_FIX_FIELDS, sink)
+        .iter()
+        .map(|table| read_scripted_fix(table, sink))
+        .collect();
     let mut raw = RawPlan {
         mission,
         repositories,
@@ -117,6 +125,7 @@ pub(crate) fn read_plan(document: &toml::Spanned<DeTable<'_>>, sink: &mut Sink<'
         features,
         assertions,
         skills,
+        scripted_fixes,
         ..RawPlan::default()
     };
     if let Some(services) = root.optional_table("services", SERVICES_FIELDS, sink) {
@@ -275,6 +284,31 @@ fn read_feature(table: &TableReader<'_, '_>, sink: &mut Sink<'_>) -> RawFeature 
         }
         verdict.is_ok()
     });
+    let texts = |located: Vec<Located>| located.into_iter().map(|item| item.text).collect();
+    RawFeature {
+        place: place_of(table),
+        id: read_id(table, "id", "feature id", rules::check_id, sink),
+        title: table.required_text("title", sink),
+        milestone: table.required_string("milestone", sink),
+        repository: table.optional_string("repository", sink),
+        description: table
+            .optional_string("description", sink)
+            .map(|text| text.text),
+        skill,
+        preconditions: table.string_list("preconditions", sink),
+        expected_behavior: texts(table.string_list("expected_behavior", sink)),
+        verification: texts(table.string_list("verification", sink)),
+        fulfills: table.string_list("fulfills", sink),
+        touches: read_touches(table, sink),
+        estimate_minutes: table
+            .optional_integer::<u32>("estimate_minutes", sink)
+            .map(toml::Spanned::into_inner),
+        steps: read_steps(table, sink),
+    }
+}
+
+/// `touches` of a feature or a scripted fix: globs relative to the repository root.
+pub(crate) fn read_touches(table: &TableReader<'_, '_>, sink: &mut Sink<'_>) -> Vec<String> {
     let touches = table.string_list("touches", sink);
     for pattern in &touches {
         match rules::check_touches_glob(&pattern.text) {
@@ -291,26 +325,7 @@ fn read_feature(table: &TableReader<'_, '_>, sink: &mut Sink<'_>) -> RawFeature 
             ),
         }
     }
-    let texts = |located: Vec<Located>| located.into_iter().map(|item| item.text).collect();
-    RawFeature {
-        place: place_of(table),
-        id: read_id(table, "id", "feature id", rules::check_id, sink),
-        title: table.required_text("title", sink),
-        milestone: table.required_string("milestone", sink),
-        repository: table.optional_string("repository", sink),
-        description: table
-            .optional_string("description", sink)
-            .map(|text| text.text),
-        skill,
-        preconditions: table.string_list("preconditions", sink),
-        expected_behavior: texts(table.string_list("expected_behavior", sink)),
-        verification: texts(table.string_list("verification", sink)),
-        fulfills: table.string_list("fulfills", sink),
-        touches: texts(touches),
-        estimate_minutes: table
-            .optional_integer::<u32>("estimate_minutes", sink)
-            .map(toml::Spanned::into_inner),
-    }
+    touches.into_iter().map(|pattern| pattern.text).collect()
 }
 
 fn read_assertion(table: &TableReader<'_, '_>, sink: &mut Sink<'_>) -> RawAssertion {

@@ -34,6 +34,12 @@ impl IntegerField for u32 {
     const MAX: i64 = u32::MAX as i64;
 }
 
+impl IntegerField for u64 {
+    const MIN: i64 = 0;
+    // TOML integers are 64-bit signed, so no file can say more.
+    const MAX: i64 = i64::MAX;
+}
+
 impl IntegerField for i32 {
     const MIN: i64 = i32::MIN as i64;
     const MAX: i64 = i32::MAX as i64;
@@ -81,6 +87,20 @@ impl<'doc, 'input> TableReader<'doc, 'input> {
 
     pub(crate) fn value(&self, key: &str) -> Option<&'doc Spanned<DeValue<'input>>> {
         self.table.get(key)
+    }
+
+    /// The keys of the table, in the order they are written.
+    pub(crate) fn keys(&self) -> Vec<(&'doc str, Span)> {
+        let mut keys: Vec<(&'doc str, Span)> = self
+            .table
+            .keys()
+            .map(|key| {
+                let name: &'doc str = key.get_ref();
+                (name, key.span())
+            })
+            .collect();
+        keys.sort_by_key(|(_, span)| span.start);
+        keys
     }
 
     pub(crate) fn report_missing(&self, key: &str, sink: &mut Sink<'_>, why: &str) {
@@ -275,7 +295,7 @@ impl<'doc, 'input> TableReader<'doc, 'input> {
         };
         let path = self.path.key(key);
         let DeValue::Array(array) = value.get_ref() else {
-            let expected = format!("an array of tables (`[[{}]]`)", path.as_str());
+            let expected = format!("an array of tables (`[[{}]]`)", path.header());
             report_wrong_type(value.span(), &path, &expected, value.get_ref(), sink);
             return Vec::new();
         };

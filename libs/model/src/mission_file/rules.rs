@@ -103,27 +103,51 @@ pub(crate) fn check_touches_glob(pattern: &str) -> Result<(), GlobProblem> {
     if pattern.trim().is_empty() {
         return Err(GlobProblem::Invalid("must not be empty".to_owned()));
     }
-    let is_absolute = pattern.starts_with('/')
-        || pattern.starts_with('\\')
-        || pattern.starts_with('~')
-        || pattern.as_bytes().get(1) == Some(&b':');
-    if is_absolute {
-        return Err(GlobProblem::OutsideRepository(
-            "is an absolute path; write it relative to the repository root".to_owned(),
-        ));
-    }
-    if pattern
-        .split(['/', '\\'])
-        .any(|component| component == "..")
-    {
-        return Err(GlobProblem::OutsideRepository(
-            "contains \"..\"; a feature may only touch paths inside its repository".to_owned(),
-        ));
-    }
+    check_inside_repository(pattern).map_err(GlobProblem::OutsideRepository)?;
     match globset::Glob::new(pattern) {
         Ok(_) => Ok(()),
         Err(error) => Err(GlobProblem::Invalid(error.kind().to_string())),
     }
+}
+
+/// Why the path of a scripted step (`write`, `append`, `replace`) is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StepPathProblem {
+    OutsideRepository(String),
+    NotAFile(String),
+}
+
+/// A file path relative to the repository root, inside it. Blank paths are refused
+/// before this, as empty values.
+pub(crate) fn check_step_path(path: &str) -> Result<(), StepPathProblem> {
+    check_inside_repository(path).map_err(StepPathProblem::OutsideRepository)?;
+    let names_something = path
+        .split(['/', '\\'])
+        .any(|component| !component.is_empty() && component != ".");
+    if !names_something || path.ends_with(['/', '\\']) {
+        return Err(StepPathProblem::NotAFile(
+            "does not name a file; write the path of the file, relative to the repository \
+             root"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Paths and globs are relative to the repository root and may not leave it: not
+/// absolute (`/x`, `\x`, `~/x`, `C:x`), and no `..` part.
+fn check_inside_repository(path: &str) -> Result<(), String> {
+    let is_absolute = path.starts_with('/')
+        || path.starts_with('\\')
+        || path.starts_with('~')
+        || path.as_bytes().get(1) == Some(&b':');
+    if is_absolute {
+        return Err("is an absolute path; write it relative to the repository root".to_owned());
+    }
+    if path.split(['/', '\\']).any(|component| component == "..") {
+        return Err("contains \"..\"; only paths inside the repository may be changed".to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -199,6 +223,31 @@ mod tests {
                     Err(GlobProblem::OutsideRepository(_))
                 ),
                 "{outside}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_paths() {
+        for good in ["src/main.rs", "./README.md", "docs/a b.md", "src/[x].rs"] {
+            assert_eq!(check_step_path(good), Ok(()), "{good}");
+        }
+        for outside in ["/etc/passwd", "../x", "src/../../x", "~/x", "C:\\x"] {
+            assert!(
+                matches!(
+                    check_step_path(outside),
+                    Err(StepPathProblem::OutsideRepository(_))
+                ),
+                "{outside}"
+            );
+        }
+        for not_a_file in [".", "./", "src/", "./."] {
+            assert!(
+                matches!(
+                    check_step_path(not_a_file),
+                    Err(StepPathProblem::NotAFile(_))
+                ),
+                "{not_a_file}"
             );
         }
     }

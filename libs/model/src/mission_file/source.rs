@@ -42,6 +42,32 @@ impl FieldPath {
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The path as a TOML table header names it: without indices, since
+    /// `[[features.steps]]` adds to the last feature written.
+    pub(crate) fn header(&self) -> String {
+        let mut header = String::with_capacity(self.0.len());
+        let mut rest = self.0.as_str();
+        while let Some(open) = rest.find('[') {
+            header.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find(']') {
+                Some(close)
+                    if after[..close]
+                        .chars()
+                        .all(|character| character.is_ascii_digit()) =>
+                {
+                    rest = &after[close + 1..];
+                }
+                _ => {
+                    header.push('[');
+                    rest = after;
+                }
+            }
+        }
+        header.push_str(rest);
+        header
+    }
 }
 
 impl fmt::Display for FieldPath {
@@ -203,5 +229,7 @@ mod tests {
             FieldPath::root().key("commands").key("a b").as_str(),
             "commands[\"a b\"]"
         );
+        let steps = FieldPath::root().key("features").index(2).key("steps");
+        assert_eq!(steps.header(), "features.steps");
     }
 }

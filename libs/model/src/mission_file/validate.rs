@@ -7,6 +7,7 @@ use super::diagnostic::DiagnosticCode;
 use super::graph;
 use super::raw::RawPlan;
 use super::source::{FieldPath, Located, Sink};
+use super::step_checks;
 use super::suggest;
 
 /// Ids of one kind, each with where it was first defined.
@@ -36,6 +37,11 @@ pub(crate) fn validate(raw: &RawPlan, sink: &mut Sink<'_>) {
         raw.services.iter().map(|item| &item.name),
         sink,
     );
+    unique_ids(
+        "scripted fix for assertion",
+        raw.scripted_fixes.iter().map(|item| &item.assertion),
+        sink,
+    );
 
     check_feature_references(
         raw,
@@ -49,6 +55,7 @@ pub(crate) fn validate(raw: &RawPlan, sink: &mut Sink<'_>) {
     check_coverage(raw, sink);
     check_unused_skills(raw, sink);
     check_ports(raw, sink);
+    step_checks::check_scripted(raw, &assertions, sink);
     graph::check_preconditions(raw, &milestones, &features, sink);
 }
 
@@ -102,7 +109,7 @@ fn unique_ids<'raw>(
     table
 }
 
-fn unknown(what: &str, reference: &Located, known: &IdTable<'_>) -> String {
+pub(crate) fn unknown(what: &str, reference: &Located, known: &IdTable<'_>) -> String {
     let hint = suggest::did_you_mean(&reference.text, known.keys().copied());
     format!("unknown {what} {:?}{hint}", reference.text)
 }

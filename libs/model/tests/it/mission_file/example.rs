@@ -139,6 +139,29 @@ fulfills = ["VAL-A-002"]
 touches = ["src/**"]
 estimate_minutes = 5
 
+[[features.steps]]
+run = "make"
+
+[[features.steps]]
+run = "false"
+expect_exit = 1
+
+[[features.steps]]
+write = "src/a.txt"
+content = "a"
+
+[[features.steps]]
+append = "src/a.txt"
+content = "b"
+
+[[features.steps]]
+replace = "src/a.txt"
+find = "ab"
+with = "c"
+
+[[features.steps]]
+sleep_ms = 10
+
 [[assertions]]
 id = "VAL-A-001"
 statement = "command with defaults"
@@ -166,10 +189,24 @@ test = "make test"
 name = "api"
 run = "./serve"
 port = 9000
+
+[[scripted_fixes]]
+assertion = "VAL-A-003"
+steps = [{ run = "make fix" }]
+
+[[scripted_fixes]]
+assertion = "VAL-A-002"
+touches = ["src/**"]
+
+[[scripted_fixes.steps]]
+write = "src/a.txt"
+content = "fixed"
 "#;
     let parsed = accepted(explicit).plan;
     let by_serde: Plan = toml::from_str(explicit).expect("serde reads the explicit file");
     assert_eq!(parsed, by_serde);
+    assert_eq!(parsed.features[1].steps.len(), 6);
+    assert_eq!(parsed.scripted_fixes.len(), 2);
 
     let minimal = accepted(MINIMAL).plan;
     let minimal_by_serde: Plan = toml::from_str(&MINIMAL.replace(

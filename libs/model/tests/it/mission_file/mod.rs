@@ -7,6 +7,7 @@ mod errors_structure;
 mod errors_values;
 mod example;
 mod properties;
+mod scripted;
 
 use std::path::PathBuf;
 
