@@ -1,0 +1,137 @@
+//! The coding agents Sortie's workers run, behind one interface.
+//!
+//! A worker hands an agent a workspace and a request (the feature, its skill, the
+//! repository's AGENTS.md, limits); the agent works in the workspace and reports what it
+//! did as a stream of [`AgentEvent`]s and an [`AgentOutcome`]. The worker, not the agent,
+//! commits, checks the feature's `touches` and integrates.
+//!
+//! Only the `scripted` agent exists so far: it needs no model and performs the steps the
+//! plan gives a feature. It is labelled as what it is in every event it emits.
+
+mod process;
+mod scripted;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sortie_model::plan::{Feature, SkillDefinition};
+use sortie_model::records::CommandRun;
+use tokio::sync::mpsc;
+
+pub use scripted::ScriptedAgent;
+
+/// What a worker asks an agent to do.
+#[derive(Clone, Debug)]
+pub struct AgentRequest {
+    /// The git workspace the agent works in.
+    pub workspace: PathBuf,
+    pub feature: Feature,
+    pub skill: Option<SkillDefinition>,
+    /// The repository's AGENTS.md, when it has one.
+    pub agents_md: Option<String>,
+    /// The agent's whole run is stopped at this limit.
+    pub time_limit: Duration,
+}
+
+/// One thing an agent did, normalised across agents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AgentEvent {
+    Init {
+        agent: String,
+        detail: String,
+    },
+    Text {
+        text: String,
+    },
+    ToolCall {
+        tool: String,
+        input: String,
+    },
+    ToolResult {
+        tool: String,
+        output: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        denied: bool,
+    },
+    Result {
+        summary: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+impl AgentEvent {
+    /// A one-line description, for Mission Control's "what is it doing now".
+    pub fn activity(&self) -> String {
+        match self {
+            AgentEvent::Init { agent, .. } => format!("{agent} starting"),
+            AgentEvent::Text { text } => first_line(text),
+            AgentEvent::ToolCall { tool, input } => format!("{tool}: {}", first_line(input)),
+            AgentEvent::ToolResult {
+                tool, exit_code, ..
+            } => match exit_code {
+                Some(code) => format!("{tool} exited {code}"),
+                None => format!("{tool} done"),
+            },
+            AgentEvent::Result { summary } => first_line(summary),
+            AgentEvent::Error { message } => format!("error: {}", first_line(message)),
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > 120 {
+        format!("{}…", line.chars().take(120).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
+/// How an agent's run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentOutcome {
+    /// What was done, for the handoff.
+    pub summary: String,
+    /// What was left undone.
+    pub left_undone: Vec<String>,
+    /// The commands the agent ran, with their exit codes.
+    pub commands: Vec<CommandRun>,
+    /// Why the run failed, when it did.
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("agent profile {0:?} is not available; this build has: scripted")]
+    UnknownProfile(String),
+    #[error("the agent could not run: {0}")]
+    Io(String),
+}
+
+#[async_trait]
+pub trait Agent: Send + Sync + std::fmt::Debug {
+    /// The profile name (`scripted`, ...).
+    fn name(&self) -> &str;
+
+    /// Work on the request in its workspace, sending events as they happen. The run ends
+    /// at the request's time limit at the latest.
+    async fn run(
+        &self,
+        request: &AgentRequest,
+        events: mpsc::UnboundedSender<AgentEvent>,
+    ) -> Result<AgentOutcome, AgentError>;
+}
+
+/// The agent for a profile name.
+pub fn for_profile(profile: &str) -> Result<Box<dyn Agent>, AgentError> {
+    match profile {
+        "scripted" => Ok(Box::new(ScriptedAgent)),
+        other => Err(AgentError::UnknownProfile(other.to_owned())),
+    }
+}
