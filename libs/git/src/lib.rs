@@ -26,6 +26,7 @@ mod message;
 mod push;
 mod refs;
 mod runner;
+mod seed;
 mod touches;
 mod url;
 mod workspace;
@@ -40,5 +41,6 @@ pub use message::{
     ATTEMPT_TRAILER, CommitMessage, EPOCH_TRAILER, FEATURE_TRAILER, MISSION_TRAILER, trailer_values,
 };
 pub use refs::{CommitId, attempt_branch, validate_branch_name};
+pub use seed::seed_bare_repository;
 pub use touches::paths_outside;
 pub use workspace::{RebaseOutcome, Workspace};

@@ -8,3 +8,4 @@ mod rebase;
 mod runner;
 mod support;
 mod workspace;
+mod seed;
