@@ -95,6 +95,54 @@ impl PostgresLedger {
         migrations::migrate(&mut client).await
     }
 
+    /// Create the database `url` names when the server does not have it yet, connecting
+    /// to the server's `postgres` database to do so. For a laptop's first run; a platform
+    /// team creates the database itself and grants Sortie only what it needs.
+    pub async fn create_database_if_missing(url: &str) -> LedgerResult<bool> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| LedgerError::Invalid(format!("database url: {error}")))?;
+        let name = config
+            .get_dbname()
+            .ok_or_else(|| LedgerError::Invalid("database url: it names no database".to_owned()))?
+            .to_owned();
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_');
+        if !valid_name {
+            return Err(LedgerError::Invalid(format!(
+                "database url: Sortie creates only databases named with letters, digits and '_', not {name:?}"
+            )));
+        }
+        let mut admin = config.clone();
+        admin.dbname("postgres");
+        admin.connect_timeout(std::time::Duration::from_secs(5));
+        let (client, connection) = admin.connect(NoTls).await.map_err(sql_error)?;
+        let driver = tokio::spawn(connection);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(sql_error)?
+            .is_some();
+        let created = if exists {
+            false
+        } else {
+            match client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+            {
+                Ok(()) => true,
+                // Another process created it meanwhile.
+                Err(error) if error.code() == Some(&SqlState::DUPLICATE_DATABASE) => false,
+                Err(error) => return Err(sql_error(error)),
+            }
+        };
+        drop(client);
+        let _ = driver.await;
+        Ok(created)
+    }
+
     /// The newest schema version this build knows.
     pub fn schema_version() -> i32 {
         migrations::latest_version()

@@ -118,3 +118,40 @@ fn a_bad_url_names_the_setting() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_database_is_created_once() {
+    let name = format!("sortie_created_{}", uuid::Uuid::new_v4().simple());
+    let url = format!(
+        "{}/{name}",
+        sortie_test_support::db::admin_url()
+            .rsplit_once('/')
+            .expect("url")
+            .0
+    );
+    assert!(
+        PostgresLedger::create_database_if_missing(&url)
+            .await
+            .expect("create")
+    );
+    assert!(
+        !PostgresLedger::create_database_if_missing(&url)
+            .await
+            .expect("exists")
+    );
+    let ledger = PostgresLedger::connect(&url, &PostgresOptions::default()).expect("connect");
+    ledger
+        .migrate()
+        .await
+        .expect("the new database takes the schema");
+    drop(ledger);
+    let admin = sortie_test_support::db::connect(&sortie_test_support::db::admin_url())
+        .await
+        .expect("admin");
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    let refused = PostgresLedger::create_database_if_missing(&format!("{url}-x")).await;
+    assert!(matches!(refused, Err(LedgerError::Invalid(_))));
+}
