@@ -64,9 +64,13 @@ impl fmt::Debug for Mirror {
 }
 
 impl RepoCache {
+    /// A cache under `root`; a relative root is taken from the current directory now, since
+    /// git runs in many directories.
     pub fn new(root: impl Into<PathBuf>, config: GitConfig) -> Self {
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
         Self {
-            root: root.into(),
+            root,
             git: Git::new(config),
             url_locks: Mutex::new(HashMap::new()),
         }

@@ -157,7 +157,7 @@ async fn drive(core: &Core, lease: &MissionLease) -> Result<()> {
         .plans
         .get(&*core.ledger, mission.id, mission.plan_version)
         .await?;
-    merge_queue::prepare_integration_branches(core, &plan.plan).await?;
+    merge_queue::prepare_integration_branches(core, mission.id, &plan.plan).await?;
     let view = View {
         now: core.ledger.now().await?,
         milestones: core.ledger.milestones(mission.id).await?,
@@ -346,7 +346,8 @@ fn dispatch_features(
         let Some(feature) = plan.feature(&feature_id) else {
             continue;
         };
-        let Some(target) = tasks::repository_target(plan, &feature.repository) else {
+        let Some(target) = tasks::repository_target(plan, view.mission.id, &feature.repository)
+        else {
             continue;
         };
         let attempt_target = AttemptTarget::Feature {
@@ -425,7 +426,7 @@ async fn dispatch_validation(
     repository: &RepositoryName,
 ) -> Result<()> {
     let plan = &view.plan.plan;
-    let Some(target) = tasks::repository_target(plan, repository) else {
+    let Some(target) = tasks::repository_target(plan, view.mission.id, repository) else {
         return Ok(());
     };
     let commit = merge_queue::integration_tip(core, &target).await?;

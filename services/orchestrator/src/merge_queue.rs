@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use sortie_git::{CommitId, IntegrationOutcome, Proposal};
-use sortie_model::Plan;
 use sortie_model::protocol::{IntegrationProposal, RepositoryTarget};
+use sortie_model::{MissionId, Plan};
 
 use crate::Core;
 use crate::error::{OrchestratorError, Result};
@@ -22,9 +22,13 @@ use crate::tasks;
 pub(crate) struct PreparedBranches(Mutex<HashSet<(String, String)>>);
 
 /// Create each repository's integration branch from its base branch, once.
-pub(crate) async fn prepare_integration_branches(core: &Core, plan: &Plan) -> Result<()> {
+pub(crate) async fn prepare_integration_branches(
+    core: &Core,
+    mission: MissionId,
+    plan: &Plan,
+) -> Result<()> {
     for repository in &plan.repositories {
-        let branch = tasks::integration_branch(plan, repository);
+        let branch = tasks::integration_branch(plan, mission, repository);
         let key = (repository.url.clone(), branch.clone());
         if core
             .prepared

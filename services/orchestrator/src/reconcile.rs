@@ -55,7 +55,9 @@ async fn redispatch(core: &Core, mission: &MissionRecord) -> Result<usize> {
                 let Some(spec) = plan.plan.feature(feature) else {
                     continue;
                 };
-                let Some(target) = tasks::repository_target(&plan.plan, &spec.repository) else {
+                let Some(target) =
+                    tasks::repository_target(&plan.plan, mission.id, &spec.repository)
+                else {
                     continue;
                 };
                 tasks::feature_task(
@@ -74,7 +76,8 @@ async fn redispatch(core: &Core, mission: &MissionRecord) -> Result<usize> {
                 milestone,
                 repository,
             } => {
-                let Some(target) = tasks::repository_target(&plan.plan, repository) else {
+                let Some(target) = tasks::repository_target(&plan.plan, mission.id, repository)
+                else {
                     continue;
                 };
                 // The commit it was pinned to is in its dispatch event; the tip now is

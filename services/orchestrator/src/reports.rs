@@ -246,9 +246,13 @@ async fn feature_finished(
     core.ledger
         .heartbeat(fence, &actor, core.config.attempt_lease)
         .await?;
-    let target = tasks::repository_target(&plan.plan, &spec.repository).ok_or_else(|| {
-        OrchestratorError::BadRequest(format!("repository {} is not in the plan", spec.repository))
-    })?;
+    let target =
+        tasks::repository_target(&plan.plan, mission, &spec.repository).ok_or_else(|| {
+            OrchestratorError::BadRequest(format!(
+                "repository {} is not in the plan",
+                spec.repository
+            ))
+        })?;
     let outcome = merge_queue::integrate(core, &target, &attempt.id.to_string(), proposal).await?;
     let commit = match outcome {
         IntegrationOutcome::Integrated { commit }

@@ -11,21 +11,27 @@ use sortie_model::{AttemptFence, MilestoneId, MissionId, RepositoryName};
 
 use crate::config::Config;
 
-/// The integration branch of a repository in a mission.
-pub fn integration_branch(plan: &Plan, repository: &Repository) -> String {
-    repository
-        .integration_branch
-        .clone()
-        .unwrap_or_else(|| format!("sortie/{}", plan.mission.name))
+/// The integration branch of a repository in a mission: the plan's, or
+/// `sortie/<mission name>-<end of the mission id>`, so that running the same mission file
+/// twice never mixes two missions' work.
+pub fn integration_branch(plan: &Plan, mission: MissionId, repository: &Repository) -> String {
+    repository.integration_branch.clone().unwrap_or_else(|| {
+        let id = mission.0.simple().to_string();
+        format!("sortie/{}-{}", plan.mission.name, &id[id.len() - 8..])
+    })
 }
 
-pub fn repository_target(plan: &Plan, name: &RepositoryName) -> Option<RepositoryTarget> {
+pub fn repository_target(
+    plan: &Plan,
+    mission: MissionId,
+    name: &RepositoryName,
+) -> Option<RepositoryTarget> {
     let repository = plan
         .repositories
         .iter()
         .find(|repository| &repository.name == name)?;
     Some(RepositoryTarget {
-        integration_branch: integration_branch(plan, repository),
+        integration_branch: integration_branch(plan, mission, repository),
         repository: repository.clone(),
     })
 }
