@@ -1,0 +1,120 @@
+//! What every finished mission must show, whatever happened on the way.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sortie_model::api::{AttemptSubject, MissionStatus};
+use sortie_model::state::{AttemptState, FeatureState, MissionState};
+use sortie_test_support::git::LogEntry;
+
+/// Every feature is done with exactly one accepted attempt, and no live attempt is left.
+pub(crate) fn every_feature_accepted_once(status: &MissionStatus) {
+    assert_eq!(status.mission.state, MissionState::Completed);
+    for feature in &status.features {
+        assert_eq!(
+            feature.state,
+            FeatureState::Done,
+            "feature {} is {}",
+            feature.id,
+            feature.state
+        );
+        let accepted = status
+            .attempts
+            .iter()
+            .filter(|attempt| {
+                matches!(&attempt.subject, AttemptSubject::Feature { feature: id } if *id == feature.id)
+                    && attempt.state == AttemptState::Succeeded
+            })
+            .count();
+        assert_eq!(
+            accepted, 1,
+            "feature {} has {accepted} accepted attempts",
+            feature.id
+        );
+        assert!(
+            feature.integrated_commit.is_some(),
+            "feature {} has no integrated commit",
+            feature.id
+        );
+    }
+    let live: Vec<_> = status
+        .attempts
+        .iter()
+        .filter(|attempt| {
+            matches!(
+                attempt.state,
+                AttemptState::Dispatched | AttemptState::Running
+            )
+        })
+        .collect();
+    assert!(
+        live.is_empty(),
+        "attempts still live after the mission ended: {live:?}"
+    );
+}
+
+/// Every feature's work is on the integration branch exactly once, in a linear history.
+pub(crate) fn every_feature_integrated_once(
+    status: &MissionStatus,
+    repository: &Path,
+    branch: &str,
+) {
+    let log = log(repository, branch);
+    let mut per_feature: BTreeMap<String, usize> = BTreeMap::new();
+    for entry in &log {
+        assert!(
+            entry.parents.len() <= 1,
+            "a merge commit on the integration branch: {}",
+            entry.subject
+        );
+        for feature in entry.trailer("Sortie-Feature") {
+            *per_feature.entry(feature).or_default() += 1;
+        }
+    }
+    for feature in &status.features {
+        let repository_name = repository
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default();
+        if feature.repository.as_str() != repository_name {
+            continue;
+        }
+        assert_eq!(
+            per_feature.get(feature.id.as_str()).copied().unwrap_or(0),
+            1,
+            "feature {} is integrated {:?} times on {branch}",
+            feature.id,
+            per_feature.get(feature.id.as_str())
+        );
+    }
+}
+
+pub(crate) fn log(repository: &Path, branch: &str) -> Vec<LogEntry> {
+    let listed = sortie_e2e::git(
+        repository,
+        &[
+            "log",
+            "--first-parent",
+            "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%s%x1f%B%x1e",
+            branch,
+            "--",
+        ],
+    )
+    .expect("git log");
+    listed
+        .split('\x1e')
+        .map(str::trim_start)
+        .filter(|record| !record.is_empty())
+        .map(|record| {
+            let fields: Vec<&str> = record.splitn(6, '\x1f').collect();
+            LogEntry {
+                commit: fields[0].to_owned(),
+                parents: fields[1].split_whitespace().map(str::to_owned).collect(),
+                author_name: fields[2].to_owned(),
+                author_email: fields[3].to_owned(),
+                subject: fields[4].to_owned(),
+                message: fields[5].to_owned(),
+            }
+        })
+        .collect()
+}
