@@ -1,0 +1,8 @@
+//! The validator against a real NATS server, real git repositories and real processes.
+
+mod commands;
+mod not_checked;
+mod passing;
+mod queue;
+mod support;
+mod user_testing;
