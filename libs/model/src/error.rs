@@ -93,6 +93,9 @@ mod tests {
     #[test]
     fn stale_epoch_is_a_conflict_for_http() {
         assert_eq!(ErrorKind::StaleEpoch.http_status(), 409);
-        assert_eq!(ErrorKind::StaleEpoch.delivery_decision(), DeliveryDecision::Ack);
+        assert_eq!(
+            ErrorKind::StaleEpoch.delivery_decision(),
+            DeliveryDecision::Ack
+        );
     }
 }

@@ -17,5 +17,7 @@ pub mod state;
 pub mod touches;
 
 pub use error::ErrorKind;
-pub use ids::{AssertionId, AttemptFence, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
+pub use ids::{
+    AssertionId, AttemptFence, AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName,
+};
 pub use plan::Plan;

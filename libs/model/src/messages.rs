@@ -148,6 +148,9 @@ mod tests {
     fn a_newer_envelope_is_refused_by_name() {
         let text = r#"{"v":9,"id":"x","kind":"note","sent_at":"2026-01-01T00:00:00Z","body":1}"#;
         let error = Envelope::<serde_json::Value>::from_slice(text.as_bytes()).unwrap_err();
-        assert_eq!(error.to_string(), "the envelope is version 9, newer than this reader's 1");
+        assert_eq!(
+            error.to_string(),
+            "the envelope is version 9, newer than this reader's 1"
+        );
     }
 }

@@ -320,7 +320,9 @@ impl Plan {
     }
 
     pub fn milestone_index(&self, id: &MilestoneId) -> Option<usize> {
-        self.milestones.iter().position(|milestone| &milestone.id == id)
+        self.milestones
+            .iter()
+            .position(|milestone| &milestone.id == id)
     }
 
     pub fn features_of<'plan>(

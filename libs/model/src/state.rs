@@ -222,7 +222,10 @@ mod tests {
         for state in S::ALL {
             let text = state.to_string();
             let parsed: Result<S, _> = text.parse();
-            assert!(matches!(parsed, Ok(back) if back == *state), "{text} does not round-trip");
+            assert!(
+                matches!(parsed, Ok(back) if back == *state),
+                "{text} does not round-trip"
+            );
         }
         let duplicates = S::TRANSITIONS
             .iter()
@@ -241,7 +244,11 @@ mod tests {
 
     #[test]
     fn terminal_states_have_no_way_out() {
-        for state in [MissionState::Completed, MissionState::Failed, MissionState::Cancelled] {
+        for state in [
+            MissionState::Completed,
+            MissionState::Failed,
+            MissionState::Cancelled,
+        ] {
             assert!(state.is_terminal());
             for to in MissionState::ALL {
                 assert!(state.check(*to).is_err());
@@ -249,13 +256,19 @@ mod tests {
         }
         assert!(FeatureState::Done.is_terminal());
         assert!(AttemptState::Succeeded.is_terminal());
-        assert!(!FeatureState::Failed.is_terminal(), "a person may retry a failed feature");
+        assert!(
+            !FeatureState::Failed.is_terminal(),
+            "a person may retry a failed feature"
+        );
     }
 
     #[test]
     fn an_illegal_transition_names_both_states() {
         let error = FeatureState::Done.check(FeatureState::Running).unwrap_err();
-        assert_eq!(error.to_string(), "illegal feature transition from done to running");
+        assert_eq!(
+            error.to_string(),
+            "illegal feature transition from done to running"
+        );
     }
 
     #[test]
@@ -269,7 +282,11 @@ mod tests {
         fn check<S: StateMachine>(cancelled: S) {
             for state in S::ALL {
                 if !state.is_terminal() {
-                    assert!(state.can_become(cancelled), "{} {state} cannot be cancelled", S::MACHINE);
+                    assert!(
+                        state.can_become(cancelled),
+                        "{} {state} cannot be cancelled",
+                        S::MACHINE
+                    );
                 }
             }
         }

@@ -19,7 +19,7 @@ use sortie_model::state::{AttemptState, FeatureState};
 use sortie_model::touches::TouchMatcher;
 use sortie_model::{AttemptFence, ErrorKind, MissionId};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::driver::retry_or_fail;
 use crate::error::{OrchestratorError, Result};
@@ -72,7 +72,10 @@ async fn settle(core: &Core, delivery: Delivery) {
             return;
         }
     };
-    let decision = match handle(core, &envelope).await {
+    // The report continues the trace of the task it answers: one mission, one trace.
+    let span = tracing::info_span!("report", msg_id = %envelope.id, mission = ?envelope.mission);
+    sortie_telemetry::set_parent_from_headers(&span, delivery.headers().iter());
+    let decision = match handle(core, &envelope).instrument(span).await {
         Ok(()) => {
             core.wake.notify_one();
             ErrorKind::Conflict.delivery_decision()

@@ -6,6 +6,6 @@ mod integrate;
 mod mirror;
 mod rebase;
 mod runner;
+mod seed;
 mod support;
 mod workspace;
-mod seed;

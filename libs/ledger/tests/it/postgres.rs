@@ -155,3 +155,34 @@ async fn a_missing_database_is_created_once() {
     let refused = PostgresLedger::create_database_if_missing(&format!("{url}-x")).await;
     assert!(matches!(refused, Err(LedgerError::Invalid(_))));
 }
+
+#[tokio::test]
+async fn the_example_mission_file_is_parsed_validated_and_stored() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/missions/todo-service.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("example mission file");
+    let parsed = sortie_model::mission_file::parse("todo-service.toml", &text).expect("valid");
+    assert_eq!(parsed.plan.milestones.len(), 3);
+    assert_eq!(parsed.plan.features.len(), 10);
+    let database = TestDb::create().await.expect("test database");
+    let ledger = ledger(&database);
+    ledger.migrate().await.expect("migrate");
+    let id = ledger
+        .create_mission(sortie_ledger::MissionSubmission {
+            tenant: "acme".to_owned(),
+            team: "platform".to_owned(),
+            submitted_by: "alice".to_owned(),
+            approved_by: "bob".to_owned(),
+            plan: parsed.plan.clone(),
+            source: Some(text.clone()),
+        })
+        .await
+        .expect("store");
+    let stored = ledger.plan(id, None).await.expect("plan");
+    assert_eq!(stored.plan, parsed.plan);
+    assert_eq!(stored.source.as_deref(), Some(text.as_str()));
+    assert_eq!(ledger.milestones(id).await.expect("milestones").len(), 3);
+    assert_eq!(ledger.features(id).await.expect("features").len(), 10);
+}
