@@ -186,3 +186,75 @@ async fn an_orchestrator_killed_mid_mission_resumes_it() {
     );
     stage.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_orchestrator_takes_over_when_the_owner_dies() {
+    let _one_at_a_time = exclusive().await;
+    let mut stage = Stage::start_with(2, 3, fast_leases())
+        .await
+        .expect("start Sortie");
+    let request = with_long_features(stage.example_mission().await.expect("example"));
+    let id = stage.client().submit(&request).await.expect("submit").id;
+    let clients = [
+        stage.cluster.client_of(1).expect("orchestrator 1"),
+        stage.cluster.client_of(2).expect("orchestrator 2"),
+    ];
+
+    let mut after = 0;
+    let found = watch_until(
+        &clients[0],
+        id,
+        &mut after,
+        Duration::from_secs(120),
+        |event| event.kind == "feature_state" && event.data["to"] == "done",
+    )
+    .await;
+    assert!(found, "no feature finished\n{}", stage.logs());
+    let owner = clients[0]
+        .mission(id)
+        .await
+        .expect("status")
+        .mission
+        .owner
+        .expect("a replica owns the running mission");
+    let (dead, survivor) = if owner == "orchestrator-1" {
+        (1, 2)
+    } else {
+        (2, 1)
+    };
+    stage
+        .cluster
+        .kill(Role::Orchestrator, dead)
+        .await
+        .expect("kill the owner");
+    let survivor = &clients[survivor - 1];
+
+    let status = settled(survivor, id, Duration::from_secs(300)).await;
+    assert_eq!(
+        status.mission.state.as_str(),
+        "completed",
+        "{status:#?}\n{}",
+        stage.logs()
+    );
+    checks::every_feature_accepted_once(&status);
+    let repository = stage.repository("notes");
+    checks::every_feature_integrated_once(
+        &status,
+        &repository,
+        &integration_branch(&repository).expect("branch"),
+    );
+    // The survivor decided the rest of the mission.
+    let events = survivor.events(id, after).await.expect("events");
+    let survivor_name = if owner == "orchestrator-1" {
+        "orchestrator-2"
+    } else {
+        "orchestrator-1"
+    };
+    assert!(
+        events
+            .iter()
+            .any(|event| event.actor == format!("orchestrator:{survivor_name}")),
+        "the surviving replica wrote nothing after the owner died"
+    );
+    stage.stop().await;
+}

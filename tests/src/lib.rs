@@ -87,6 +87,15 @@ pub struct Stage {
 
 impl Stage {
     pub async fn start(workers: usize, extra_env: Vec<(String, String)>) -> anyhow::Result<Self> {
+        Self::start_with(1, workers, extra_env).await
+    }
+
+    /// With `orchestrators` replicas sharing the missions.
+    pub async fn start_with(
+        orchestrators: usize,
+        workers: usize,
+        extra_env: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
         let database = TestDb::create().await?;
         let nats = TestNats::new().await?;
         let work = tempfile::Builder::new()
@@ -99,6 +108,7 @@ impl Stage {
             bin_dir: bin_dir()?,
             work_dir: work.path().to_path_buf(),
             http_port: port,
+            orchestrators,
             workers,
             validators: 1,
             database_url: database.url.clone(),

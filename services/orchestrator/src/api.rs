@@ -215,6 +215,7 @@ fn summary(record: &sortie_ledger::MissionRecord) -> MissionSummary {
         submitted_by: record.submitted_by.clone(),
         created_at: record.created_at,
         updated_at: record.updated_at,
+        owner: record.owner.as_ref().map(|lease| lease.replica.clone()),
     }
 }
 

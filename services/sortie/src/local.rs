@@ -44,7 +44,10 @@ pub struct LocalOptions {
     pub bin_dir: PathBuf,
     /// Each process works in a directory of its own under this one; logs go to `logs/`.
     pub work_dir: PathBuf,
+    /// The first orchestrator's port; further replicas take free ports.
     pub http_port: u16,
+    /// Orchestrator replicas; they share missions through leases in the ledger.
+    pub orchestrators: usize,
     pub workers: usize,
     pub validators: usize,
     pub database_url: String,
@@ -64,6 +67,7 @@ impl LocalOptions {
             bin_dir,
             work_dir,
             http_port: defaults.http.port,
+            orchestrators: 1,
             workers: 3,
             validators: 1,
             database_url: variable(
@@ -90,6 +94,8 @@ pub struct ServiceProcess {
     pub role: Role,
     pub index: usize,
     pub log: PathBuf,
+    /// The HTTP port, for orchestrators.
+    pub port: Option<u16>,
     child: Child,
 }
 
@@ -129,8 +135,12 @@ impl LocalCluster {
             options,
             processes: Vec::new(),
         };
-        cluster.spawn(Role::Orchestrator, 1).await?;
-        cluster.wait_until_ready(Duration::from_secs(60)).await?;
+        for index in 1..=cluster.options.orchestrators.max(1) {
+            cluster.spawn(Role::Orchestrator, index).await?;
+            cluster
+                .wait_until_ready(index, Duration::from_secs(60))
+                .await?;
+        }
         for index in 1..=cluster.options.workers {
             cluster.spawn(Role::Worker, index).await?;
         }
@@ -140,12 +150,19 @@ impl LocalCluster {
         Ok(cluster)
     }
 
+    /// The first orchestrator's API.
     pub fn api_url(&self) -> String {
         self.options.api_url()
     }
 
     pub fn client(&self) -> Client {
         Client::new(&self.api_url())
+    }
+
+    /// The API of orchestrator replica `index` (from 1).
+    pub fn client_of(&self, index: usize) -> Option<Client> {
+        let port = self.process(Role::Orchestrator, index)?.port?;
+        Some(Client::new(&format!("http://127.0.0.1:{port}")))
     }
 
     pub fn processes(&self) -> &[ServiceProcess] {
@@ -182,10 +199,19 @@ impl LocalCluster {
             .env("SORTIE__NATS__URL", &options.nats_url)
             .env("SORTIE__NATS__PREFIX", &options.nats_prefix)
             .env("SORTIE__TELEMETRY__FORMAT", "json");
+        let port = match role {
+            Role::Orchestrator if index == 1 => Some(options.http_port),
+            Role::Orchestrator => Some(
+                self.process(role, index)
+                    .and_then(|process| process.port)
+                    .map_or_else(free_port, Ok)?,
+            ),
+            Role::Worker | Role::Validator => None,
+        };
         match role {
             Role::Orchestrator => {
                 command
-                    .env("SORTIE__HTTP__PORT", options.http_port.to_string())
+                    .env("SORTIE__HTTP__PORT", port.unwrap_or_default().to_string())
                     .env("SORTIE__ORCHESTRATOR__REPLICA_ID", &name)
                     .env("SORTIE__ORCHESTRATOR__DATA_DIR", dir.join("data"));
             }
@@ -210,13 +236,16 @@ impl LocalCluster {
             role,
             index,
             log,
+            port,
             child,
         });
         Ok(())
     }
 
-    async fn wait_until_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
-        let client = self.client();
+    async fn wait_until_ready(&mut self, index: usize, limit: Duration) -> anyhow::Result<()> {
+        let client = self
+            .client_of(index)
+            .with_context(|| format!("no orchestrator {index}"))?;
         let started = Instant::now();
         loop {
             if client.ready().await.is_ok() {
@@ -225,7 +254,7 @@ impl LocalCluster {
             if let Some(process) = self
                 .processes
                 .iter_mut()
-                .find(|p| p.role == Role::Orchestrator)
+                .find(|process| process.role == Role::Orchestrator && process.index == index)
                 && let Some(status) = process.child.try_wait()?
             {
                 bail!(
@@ -256,7 +285,8 @@ impl LocalCluster {
     pub async fn restart(&mut self, role: Role, index: usize) -> anyhow::Result<()> {
         self.spawn(role, index).await?;
         if role == Role::Orchestrator {
-            self.wait_until_ready(Duration::from_secs(60)).await?;
+            self.wait_until_ready(index, Duration::from_secs(60))
+                .await?;
         }
         Ok(())
     }
@@ -282,6 +312,11 @@ impl LocalCluster {
             }
         }
     }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
 }
 
 fn signal(pid: u32, name: &str) {
