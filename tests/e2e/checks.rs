@@ -90,31 +90,5 @@ pub(crate) fn every_feature_integrated_once(
 }
 
 pub(crate) fn log(repository: &Path, branch: &str) -> Vec<LogEntry> {
-    let listed = sortie_e2e::git(
-        repository,
-        &[
-            "log",
-            "--first-parent",
-            "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%s%x1f%B%x1e",
-            branch,
-            "--",
-        ],
-    )
-    .expect("git log");
-    listed
-        .split('\x1e')
-        .map(str::trim_start)
-        .filter(|record| !record.is_empty())
-        .map(|record| {
-            let fields: Vec<&str> = record.splitn(6, '\x1f').collect();
-            LogEntry {
-                commit: fields[0].to_owned(),
-                parents: fields[1].split_whitespace().map(str::to_owned).collect(),
-                author_name: fields[2].to_owned(),
-                author_email: fields[3].to_owned(),
-                subject: fields[4].to_owned(),
-                message: fields[5].to_owned(),
-            }
-        })
-        .collect()
+    sortie_test_support::git::log(repository, branch).expect("git log")
 }

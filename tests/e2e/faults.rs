@@ -258,3 +258,42 @@ async fn a_second_orchestrator_takes_over_when_the_owner_dies() {
     );
     stage.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_that_loses_its_streams_mid_mission_loses_no_work() {
+    let _one_at_a_time = exclusive().await;
+    let stage = Stage::start(3, fast_leases()).await.expect("start Sortie");
+    let request = with_long_features(stage.example_mission().await.expect("example"));
+    let client = stage.client();
+    let id = client.submit(&request).await.expect("submit").id;
+
+    let mut after = 0;
+    let found = watch_until(&client, id, &mut after, Duration::from_secs(120), |event| {
+        event.kind == "feature_state" && event.data["to"] == "running"
+    })
+    .await;
+    assert!(found, "no feature started\n{}", stage.logs());
+    // Tasks waiting in the queue, reports on their way, all gone.
+    let lost = stage
+        .nats()
+        .lose_streams()
+        .await
+        .expect("delete the streams");
+    assert!(lost >= 2, "only {lost} streams existed");
+
+    let status = settled(&client, id, Duration::from_secs(300)).await;
+    assert_eq!(
+        status.mission.state.as_str(),
+        "completed",
+        "{status:#?}\n{}",
+        stage.logs()
+    );
+    checks::every_feature_accepted_once(&status);
+    let repository = stage.repository("notes");
+    checks::every_feature_integrated_once(
+        &status,
+        &repository,
+        &integration_branch(&repository).expect("branch"),
+    );
+    stage.stop().await;
+}

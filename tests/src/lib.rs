@@ -70,6 +70,7 @@ pub fn fast_leases() -> Vec<(String, String)> {
         ("SORTIE__ORCHESTRATOR__LEASE_SECONDS", "5"),
         ("SORTIE__ORCHESTRATOR__TICK_MILLISECONDS", "200"),
         ("SORTIE__ORCHESTRATOR__RETRY_BACKOFF_SECONDS", "1"),
+        ("SORTIE__ORCHESTRATOR__RECONCILE_SECONDS", "2"),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -82,7 +83,7 @@ pub struct Stage {
     pub cluster: LocalCluster,
     pub work: tempfile::TempDir,
     _database: TestDb,
-    _nats: TestNats,
+    nats: TestNats,
 }
 
 impl Stage {
@@ -121,12 +122,17 @@ impl Stage {
             cluster,
             work,
             _database: database,
-            _nats: nats,
+            nats,
         })
     }
 
     pub fn client(&self) -> Client {
         self.cluster.client()
+    }
+
+    /// The stage's bus prefix on the shared NATS server.
+    pub fn nats(&self) -> &TestNats {
+        &self.nats
     }
 
     /// The example mission, against a fresh repository in this stage's work directory.

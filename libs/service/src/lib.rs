@@ -1,12 +1,13 @@
-//! What every Sortie binary does at start and at stop, in one place: load the layered
-//! settings, start telemetry, and turn signals into a shutdown.
+//! What every Sortie service does at start and at stop, in one place: load the layered
+//! settings, start telemetry, connect to the bus, and turn signals into a shutdown.
 //!
-//! Binaries only: this crate reads the process environment and installs the global
-//! subscriber.
+//! [`load_settings`] reads the process environment and [`start_telemetry`] installs the
+//! global subscriber: binaries call them, libraries do not.
 
 use std::path::Path;
 
 use anyhow::Context;
+use sortie_bus::{Bus, BusError, BusOptions, JetStreamBus};
 use sortie_settings::{Settings, SettingsSources};
 use sortie_telemetry::{TelemetryConfig, TelemetryGuard};
 
@@ -40,6 +41,25 @@ pub fn start_telemetry(settings: &Settings) -> anyhow::Result<TelemetryGuard> {
     config.filter.clone_from(&telemetry.filter);
     config.otlp_endpoint.clone_from(&telemetry.otlp_endpoint);
     Ok(sortie_telemetry::init(&config)?)
+}
+
+/// Connect to the bus the settings name and bring its topology up to date, so that a bad
+/// address fails at start.
+pub async fn connect_bus(settings: &Settings) -> Result<JetStreamBus, BusError> {
+    let options = BusOptions {
+        client_name: Some(settings.telemetry.service_name.clone()),
+        connect_timeout: settings.nats.connect_timeout(),
+        request_timeout: settings.nats.request_timeout(),
+        ..BusOptions::default()
+    };
+    let bus = JetStreamBus::connect(
+        settings.nats.url.expose_secret(),
+        &settings.nats.prefix,
+        options,
+    )
+    .await?;
+    bus.ensure_topology().await?;
+    Ok(bus)
 }
 
 /// Completes on the first SIGTERM or SIGINT; a second one ends the process at once.

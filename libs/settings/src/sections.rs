@@ -191,6 +191,8 @@ pub struct OrchestratorSettings {
     pub retry_backoff_seconds: u64,
     /// How often each owned mission is looked at when nothing wakes it sooner.
     pub tick_milliseconds: u64,
+    /// How often the bus's streams are checked and waiting work is sent again.
+    pub reconcile_seconds: u64,
     /// Where the orchestrator keeps its git mirrors for the merge queue.
     pub data_dir: PathBuf,
 }
@@ -206,6 +208,7 @@ impl Default for OrchestratorSettings {
             attempt_time_limit_seconds: 3600,
             retry_backoff_seconds: 2,
             tick_milliseconds: 500,
+            reconcile_seconds: 30,
             data_dir: PathBuf::from(".sortie/orchestrator"),
         }
     }

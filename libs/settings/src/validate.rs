@@ -112,6 +112,11 @@ pub(crate) fn validate(settings: &Settings, origin_of: OriginOf<'_>) -> Result<(
         AT_LEAST_ONE_SECOND,
     )?;
     check.at_least_one(
+        "orchestrator.reconcile_seconds",
+        orchestrator.reconcile_seconds,
+        AT_LEAST_ONE_SECOND,
+    )?;
+    check.at_least_one(
         "orchestrator.tick_milliseconds",
         orchestrator.tick_milliseconds,
         "must be at least 1 millisecond",

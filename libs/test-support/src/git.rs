@@ -221,33 +221,7 @@ impl BareRepo {
 
     /// The commits of `revision`, newest first, following first parents only.
     pub fn log(&self, revision: &str) -> anyhow::Result<Vec<LogEntry>> {
-        let listed = self.git(&[
-            "log",
-            "--first-parent",
-            "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%s%x1f%B%x1e",
-            revision,
-            "--",
-        ])?;
-        listed
-            .split('\x1e')
-            .map(str::trim_start)
-            .filter(|record| !record.is_empty())
-            .map(|record| {
-                let fields: Vec<&str> = record.splitn(6, '\x1f').collect();
-                let [commit, parents, author_name, author_email, subject, message] = fields[..]
-                else {
-                    bail!("unexpected git log record {record:?}");
-                };
-                Ok(LogEntry {
-                    commit: commit.to_owned(),
-                    parents: parents.split_whitespace().map(str::to_owned).collect(),
-                    author_name: author_name.to_owned(),
-                    author_email: author_email.to_owned(),
-                    subject: subject.to_owned(),
-                    message: message.to_owned(),
-                })
-            })
-            .collect()
+        log(&self.path, revision)
     }
 
     /// Commits `files` on top of `branch` directly in the bare repository, as another
@@ -299,6 +273,39 @@ impl BareRepo {
         self.git(&["update-ref", &reference, revision])?;
         Ok(())
     }
+}
+
+/// The commits of `revision` in `repository`, newest first, following first parents only.
+pub fn log(repository: &Path, revision: &str) -> anyhow::Result<Vec<LogEntry>> {
+    let listed = git(
+        repository,
+        &[
+            "log",
+            "--first-parent",
+            "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%s%x1f%B%x1e",
+            revision,
+            "--",
+        ],
+    )?;
+    listed
+        .split('\x1e')
+        .map(str::trim_start)
+        .filter(|record| !record.is_empty())
+        .map(|record| {
+            let fields: Vec<&str> = record.splitn(6, '\x1f').collect();
+            let [commit, parents, author_name, author_email, subject, message] = fields[..] else {
+                bail!("unexpected git log record {record:?}");
+            };
+            Ok(LogEntry {
+                commit: commit.to_owned(),
+                parents: parents.split_whitespace().map(str::to_owned).collect(),
+                author_name: author_name.to_owned(),
+                author_email: author_email.to_owned(),
+                subject: subject.to_owned(),
+                message: message.to_owned(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

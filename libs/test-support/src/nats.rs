@@ -70,6 +70,14 @@ impl TestNats {
         prefix_streams(&self.client, &self.prefix).await
     }
 
+    /// Delete this prefix's streams, with every message they hold, as a bus that lost its
+    /// store would; the test goes on. Returns how many were deleted.
+    pub async fn lose_streams(&self) -> anyhow::Result<usize> {
+        let count = prefix_streams(&self.client, &self.prefix).await?.len();
+        delete_prefix_streams(&self.client, &self.prefix).await?;
+        Ok(count)
+    }
+
     /// Delete this prefix's streams now.
     pub async fn cleanup(mut self) -> anyhow::Result<()> {
         self.cleaned = true;

@@ -18,6 +18,8 @@ pub struct Config {
     pub attempt_time_limit: Duration,
     pub retry_backoff: Duration,
     pub tick: Duration,
+    /// How often the bus is checked against the ledger.
+    pub reconcile_interval: Duration,
     pub data_dir: PathBuf,
     /// Missions one replica drives at most.
     pub max_missions: usize,
@@ -39,6 +41,7 @@ impl Config {
             attempt_time_limit: Duration::from_secs(orchestrator.attempt_time_limit_seconds),
             retry_backoff: Duration::from_secs(orchestrator.retry_backoff_seconds),
             tick: orchestrator.tick(),
+            reconcile_interval: Duration::from_secs(orchestrator.reconcile_seconds),
             data_dir: orchestrator.data_dir.clone(),
             max_missions: 1000,
         }

@@ -350,19 +350,14 @@ fn dispatch_features(
         else {
             continue;
         };
-        let attempt_target = AttemptTarget::Feature {
-            feature: feature_id.clone(),
-        };
-        let fence = AttemptFence {
-            attempt: AttemptId::generate(),
-            epoch: view.next_epoch(&attempt_target),
-        };
-        change.steps.push(Step::StartAttempt {
-            attempt: fence.attempt,
-            target: attempt_target,
-            epoch: fence.epoch,
-            lease: core.config.dispatch_lease,
-        });
+        let fence = start_attempt(
+            core,
+            view,
+            change,
+            AttemptTarget::Feature {
+                feature: feature_id.clone(),
+            },
+        );
         change.steps.push(Step::Feature {
             id: feature_id.clone(),
             to: FeatureState::Dispatched,
@@ -382,6 +377,26 @@ fn dispatch_features(
         ));
         info!(mission = %view.mission.id, feature = %feature_id, epoch = fence.epoch, "dispatching");
     }
+}
+
+/// Add a new attempt at `target`, with the next epoch and a lease to wait for a worker.
+fn start_attempt(
+    core: &Core,
+    view: &View,
+    change: &mut Change,
+    target: AttemptTarget,
+) -> AttemptFence {
+    let fence = AttemptFence {
+        attempt: AttemptId::generate(),
+        epoch: view.next_epoch(&target),
+    };
+    change.steps.push(Step::StartAttempt {
+        attempt: fence.attempt,
+        target,
+        epoch: fence.epoch,
+        lease: core.config.dispatch_lease,
+    });
+    fence
 }
 
 /// Dispatch one validation per repository the milestone worked in, pinned to its
@@ -430,20 +445,15 @@ async fn dispatch_validation(
         return Ok(());
     };
     let commit = merge_queue::integration_tip(core, &target).await?;
-    let attempt_target = AttemptTarget::Validation {
-        milestone: milestone.clone(),
-        repository: repository.clone(),
-    };
-    let fence = AttemptFence {
-        attempt: AttemptId::generate(),
-        epoch: view.next_epoch(&attempt_target),
-    };
-    change.steps.push(Step::StartAttempt {
-        attempt: fence.attempt,
-        target: attempt_target,
-        epoch: fence.epoch,
-        lease: core.config.dispatch_lease,
-    });
+    let fence = start_attempt(
+        core,
+        view,
+        change,
+        AttemptTarget::Validation {
+            milestone: milestone.clone(),
+            repository: repository.clone(),
+        },
+    );
     change.outbox.push(tasks::validation_task(
         ValidationTaskInput {
             mission: view.mission.id,

@@ -31,7 +31,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sortie_bus::{Bus, BusOptions, JetStreamBus, OutboxRelay, RelaySettings};
+use sortie_bus::{Bus, OutboxRelay, RelaySettings};
 use sortie_git::{GitConfig, RepoCache};
 use sortie_ledger::{Actor, Ledger, MissionLease, PostgresLedger, PostgresOptions};
 use sortie_settings::Settings;
@@ -129,18 +129,7 @@ impl Application {
         };
         let ledger = PostgresLedger::connect(settings.database.url.expose_secret(), &options)?;
         ledger.migrate().await?;
-        let bus_options = BusOptions {
-            connect_timeout: settings.nats.connect_timeout(),
-            request_timeout: settings.nats.request_timeout(),
-            ..BusOptions::default()
-        };
-        let bus = JetStreamBus::connect(
-            settings.nats.url.expose_secret(),
-            &settings.nats.prefix,
-            bus_options,
-        )
-        .await?;
-        bus.ensure_topology().await?;
+        let bus = sortie_service::connect_bus(settings).await?;
         Self::build_with(Arc::new(ledger), Arc::new(bus), settings).await
     }
 
@@ -193,8 +182,7 @@ impl Application {
         let core = self.core;
         info!(port = self.port, replica = %core.config.replica, "orchestrator running");
 
-        reconcile::reconcile_on_start(&core).await;
-
+        tracker.spawn(reconcile::run(Arc::clone(&core), cancel.clone()));
         tracker.spawn(driver::run(Arc::clone(&core), cancel.clone()));
         tracker.spawn(reports::run(Arc::clone(&core), cancel.clone()));
         let relay = self.relay;

@@ -224,44 +224,35 @@ async fn feature_finished(
         .into_iter()
         .find(|candidate| &candidate.id == feature)
         .ok_or_else(|| OrchestratorError::BadRequest(format!("feature {feature} is unknown")))?;
-    if let Some(reason) = failure {
-        let change = Change::new(mission, actor)
-            .applying(msg_id)
-            .step(Step::Handoff {
-                fence,
-                handoff: handoff.clone(),
-            })
-            .step(Step::Attempt {
-                fence,
-                to: AttemptState::Failed,
-                reason: reason.clone(),
-                worker: None,
-                lease: None,
-            })
-            .step(retry_or_fail(core, &plan.plan, &feature_record, &reason));
-        core.apply(change).await?;
-        info!(%mission, %feature, epoch = fence.epoch, %reason, "feature attempt failed");
-        return Ok(());
-    }
-    let proposal = proposal.expect("a success without a proposal failed above");
-    // The fence is checked, and the lease extended, before anything is integrated: a
-    // worker whose lease was lost integrates nothing.
-    core.ledger
-        .heartbeat(fence, &actor, core.config.attempt_lease)
-        .await?;
-    let target =
-        tasks::repository_target(&plan.plan, mission, &spec.repository).ok_or_else(|| {
-            OrchestratorError::BadRequest(format!(
-                "repository {} is not in the plan",
-                spec.repository
-            ))
-        })?;
-    let outcome = merge_queue::integrate(core, &target, &attempt.id.to_string(), proposal).await?;
-    let commit = match outcome {
-        IntegrationOutcome::Integrated { commit }
-        | IntegrationOutcome::AlreadyIntegrated { commit } => commit,
-        IntegrationOutcome::Conflict { paths } => {
-            let reason = describe_failure("its work conflicts with work integrated first", &paths);
+    let integrated = match failure {
+        Some(reason) => Err(reason),
+        None => {
+            let proposal = proposal.expect("a success without a proposal failed above");
+            // The fence is checked, and the lease extended, before anything is
+            // integrated: a worker whose lease was lost integrates nothing.
+            core.ledger
+                .heartbeat(fence, &actor, core.config.attempt_lease)
+                .await?;
+            let target = tasks::repository_target(&plan.plan, mission, &spec.repository)
+                .ok_or_else(|| {
+                    OrchestratorError::BadRequest(format!(
+                        "repository {} is not in the plan",
+                        spec.repository
+                    ))
+                })?;
+            match merge_queue::integrate(core, &target, &attempt.id.to_string(), proposal).await? {
+                IntegrationOutcome::Integrated { commit }
+                | IntegrationOutcome::AlreadyIntegrated { commit } => Ok(commit),
+                IntegrationOutcome::Conflict { paths } => Err(describe_failure(
+                    "its work conflicts with work integrated first",
+                    &paths,
+                )),
+            }
+        }
+    };
+    let commit = match integrated {
+        Ok(commit) => commit,
+        Err(reason) => {
             let change = Change::new(mission, actor)
                 .applying(msg_id)
                 .step(Step::Handoff {
@@ -277,7 +268,7 @@ async fn feature_finished(
                 })
                 .step(retry_or_fail(core, &plan.plan, &feature_record, &reason));
             core.apply(change).await?;
-            info!(%mission, %feature, %reason, "integration conflict");
+            info!(%mission, %feature, epoch = fence.epoch, %reason, "feature attempt failed");
             return Ok(());
         }
     };

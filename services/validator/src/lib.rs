@@ -38,7 +38,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sortie_bus::{Bus, BusOptions, Delivery, JetStreamBus, WorkQueue};
+use sortie_bus::{Bus, Delivery, WorkQueue};
 use sortie_git::RepoCache;
 use sortie_model::AttemptId;
 use sortie_model::messages::Envelope;
@@ -109,18 +109,7 @@ impl Application {
     /// Connect to the bus and create its topology, so that a bad address fails here, at
     /// start.
     pub async fn build(settings: &Settings) -> Result<Self> {
-        let options = BusOptions {
-            connect_timeout: settings.nats.connect_timeout(),
-            request_timeout: settings.nats.request_timeout(),
-            ..BusOptions::default()
-        };
-        let bus = JetStreamBus::connect(
-            settings.nats.url.expose_secret(),
-            &settings.nats.prefix,
-            options,
-        )
-        .await?;
-        bus.ensure_topology().await?;
+        let bus = sortie_service::connect_bus(settings).await?;
         Self::build_with(Arc::new(bus), settings)
     }
 

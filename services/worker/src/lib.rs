@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sortie_bus::{Bus, BusOptions, Delivery, JetStreamBus, WorkQueue};
+use sortie_bus::{Bus, Delivery, WorkQueue};
 use sortie_git::{GitConfig, RepoCache};
 use sortie_model::messages::Envelope;
 use sortie_model::protocol::FeatureTask;
@@ -55,18 +55,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, WorkerError> {
-        let options = BusOptions {
-            connect_timeout: settings.nats.connect_timeout(),
-            request_timeout: settings.nats.request_timeout(),
-            ..BusOptions::default()
-        };
-        let bus = JetStreamBus::connect(
-            settings.nats.url.expose_secret(),
-            &settings.nats.prefix,
-            options,
-        )
-        .await?;
-        bus.ensure_topology().await?;
+        let bus = sortie_service::connect_bus(settings).await?;
         Self::build_with(Arc::new(bus), settings)
     }
 
