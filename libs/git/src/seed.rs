@@ -18,6 +18,10 @@ pub async fn seed_bare_repository(
     message: &str,
 ) -> GitResult<CommitId> {
     validate_branch_name(branch)?;
+    // git runs in several directories here: every path must stand on its own.
+    let source =
+        &std::path::absolute(source).map_err(|error| GitError::io("resolve", source, error))?;
+    let bare = &std::path::absolute(bare).map_err(|error| GitError::io("resolve", bare, error))?;
     if tokio::fs::try_exists(bare)
         .await
         .map_err(|source| GitError::io("inspect", bare, source))?

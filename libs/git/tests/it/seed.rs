@@ -54,3 +54,40 @@ async fn a_seeded_repository_holds_the_directory_in_one_commit() {
         "an existing repository is never overwritten"
     );
 }
+
+#[tokio::test]
+async fn relative_paths_are_taken_from_the_current_directory() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let source = scratch.path().join("project");
+    std::fs::create_dir_all(&source).expect("mkdir");
+    std::fs::write(source.join("README.md"), "# project\n").expect("write");
+    let current = std::env::current_dir().expect("current dir");
+    let relative_source = pathdiff(&source, &current);
+    let bare = scratch.path().join("relative.git");
+    let relative_bare = pathdiff(&bare, &current);
+    seed_bare_repository(
+        &GitConfig::default(),
+        &relative_source,
+        &relative_bare,
+        "main",
+        "start",
+    )
+    .await
+    .expect("seed from relative paths");
+    assert!(bare.join("HEAD").exists());
+}
+
+/// `path` relative to `base` (both absolute), with `..` where needed.
+fn pathdiff(path: &std::path::Path, base: &std::path::Path) -> std::path::PathBuf {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut relative = std::path::PathBuf::new();
+    for _ in common..base.len() {
+        relative.push("..");
+    }
+    for component in &path[common..] {
+        relative.push(component);
+    }
+    relative
+}
