@@ -1,0 +1,3 @@
+//! Integration tests of the test-support crate's servers.
+
+mod model_server;
