@@ -5,9 +5,11 @@
 //! did as a stream of [`AgentEvent`]s and an [`AgentOutcome`]. The worker, not the agent,
 //! commits, checks the feature's `touches` and integrates.
 //!
-//! Only the `scripted` agent exists so far: it needs no model and performs the steps the
-//! plan gives a feature. It is labelled as what it is in every event it emits.
+//! The `scripted` agent needs no model and performs the steps the plan gives a feature; it
+//! is labelled as what it is in every event it emits. The `llm` agent ([`llm::LlmAgent`])
+//! is Sortie's own coding-agent loop over any OpenAI-compatible or Anthropic endpoint.
 
+pub mod llm;
 mod process;
 mod scripted;
 
@@ -33,6 +35,52 @@ pub struct AgentRequest {
     pub agents_md: Option<String>,
     /// The agent's whole run is stopped at this limit.
     pub time_limit: Duration,
+    /// Prefixes of the shell commands the agent may run (`cargo test`, `ls`); any other
+    /// command is denied. See [`default_allowed_commands`].
+    pub allowed_commands: Vec<String>,
+    /// At most this many model turns, when set; otherwise the agent's own limit.
+    pub max_turns: Option<u32>,
+}
+
+/// The commands a coding agent may run unless its request says otherwise: reading the
+/// workspace, git's read-only views, and the usual build and test tools.
+pub fn default_allowed_commands() -> Vec<String> {
+    [
+        "ls",
+        "cat",
+        "head",
+        "tail",
+        "wc",
+        "grep",
+        "diff",
+        "pwd",
+        "echo",
+        "true",
+        "test",
+        "git status",
+        "git diff",
+        "git log",
+        "git show",
+        "cargo build",
+        "cargo check",
+        "cargo test",
+        "cargo clippy",
+        "cargo fmt",
+        "cargo run",
+        "npm test",
+        "npm run",
+        "npx tsc",
+        "pytest",
+        "python -m pytest",
+        "python3 -m pytest",
+        "go build",
+        "go test",
+        "go vet",
+        "make",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
 }
 
 /// One thing an agent did, normalised across agents.
@@ -94,7 +142,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// How an agent's run ended.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AgentOutcome {
     /// What was done, for the handoff.
     pub summary: String,
@@ -104,6 +152,23 @@ pub struct AgentOutcome {
     pub commands: Vec<CommandRun>,
     /// Why the run failed, when it did.
     pub failure: Option<String>,
+    /// What the run used: tokens, dollars, turns, tool calls.
+    pub usage: AgentUsage,
+}
+
+/// What an agent's run used. `input_tokens` are the uncached input tokens;
+/// `cached_input_tokens` were read from the provider's prompt cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    /// Dollars, when the agent knows its model's prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Model requests answered.
+    pub turns: u32,
+    pub tool_calls: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +177,8 @@ pub enum AgentError {
     UnknownProfile(String),
     #[error("the agent could not run: {0}")]
     Io(String),
+    #[error("the agent is misconfigured: {0}")]
+    Config(String),
 }
 
 #[async_trait]

@@ -46,6 +46,7 @@ impl Agent for ScriptedAgent {
             left_undone: Vec::new(),
             commands: Vec::new(),
             failure: None,
+            usage: crate::AgentUsage::default(),
         };
         if feature.steps.is_empty() {
             let message = format!(
@@ -264,6 +265,8 @@ mod tests {
             skill: None,
             agents_md: None,
             time_limit: limit,
+            allowed_commands: Vec::new(),
+            max_turns: None,
         };
         let (sender, mut receiver) = mpsc::unbounded_channel();
         let outcome = ScriptedAgent.run(&request, sender).await.expect("run");

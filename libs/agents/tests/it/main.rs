@@ -1,0 +1,3 @@
+//! Integration tests of the agents against real servers and real workspaces.
+
+mod llm;
