@@ -181,7 +181,7 @@ async fn launch_mission(core: &Core, id: MissionId, by: &str) -> ApiResult<()> {
             .audit("launch_mission", json!({ "by": by })),
     )
     .await?;
-    core.wake.notify_one();
+    core.claim.notify_one();
     Ok(())
 }
 

@@ -33,12 +33,16 @@ pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
     let mut interval = tokio::time::interval(core.config.tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        // Mission leases are claimed and renewed on the tick, and at once when a mission
+        // is launched; a wake-up between ticks drives the missions already held, whose
+        // fences the ledger still checks on every change.
+        let claim = tokio::select! {
             () = cancel.cancelled() => break,
-            _ = interval.tick() => {}
-            () = core.wake.notified() => {}
-        }
-        if let Err(error) = drive_owned(&core).await {
+            _ = interval.tick() => true,
+            () = core.claim.notified() => true,
+            () = core.wake.notified() => false,
+        };
+        if let Err(error) = drive_owned(&core, claim).await {
             warn!(%error, "driving missions failed; trying again");
         }
     }
@@ -58,16 +62,22 @@ pub(crate) async fn release_leases(core: &Core) {
     }
 }
 
-async fn drive_owned(core: &Core) -> Result<()> {
-    let leases = core
-        .ledger
-        .claim_missions(
-            &core.config.replica,
-            core.config.mission_lease,
-            core.config.max_missions,
-        )
-        .await?;
-    core.owned.lock().expect("owned lock").clone_from(&leases);
+async fn drive_owned(core: &Core, claim: bool) -> Result<()> {
+    let leases = if claim {
+        let claimed = core
+            .ledger
+            .claim_missions(
+                &core.config.replica,
+                core.config.mission_lease,
+                core.config.max_missions,
+            )
+            .await?;
+        let leases = with_held_leases(core, claimed).await?;
+        core.owned.lock().expect("owned lock").clone_from(&leases);
+        leases
+    } else {
+        core.owned.lock().expect("owned lock").clone()
+    };
     for lease in &leases {
         match drive(core, lease).await {
             Ok(()) => {}
@@ -79,6 +89,31 @@ async fn drive_owned(core: &Core) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A mission this replica holds is missing from a claim when one of our own changes had
+/// its row locked at that moment: claims skip locked rows, so that replicas never wait on
+/// each other. Its lease is still ours until it expires by the ledger's clock (no other
+/// replica can take it before), so it is kept; the ledger checks its fence on every
+/// change anyway.
+async fn with_held_leases(
+    core: &Core,
+    mut claimed: Vec<MissionLease>,
+) -> Result<Vec<MissionLease>> {
+    let missing: Vec<MissionLease> = core
+        .owned
+        .lock()
+        .expect("owned lock")
+        .iter()
+        .filter(|held| !claimed.iter().any(|lease| lease.mission == held.mission))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(claimed);
+    }
+    let now = core.ledger.now().await?;
+    claimed.extend(missing.into_iter().filter(|held| held.expires_at > now));
+    Ok(claimed)
 }
 
 /// Everything one decision about a mission looks at.
@@ -176,9 +211,25 @@ async fn drive(core: &Core, lease: &MissionLease) -> Result<()> {
         return Ok(());
     }
     debug!(mission = %view.mission.id, steps = change.steps.len(), "applying a decision");
+    let only_dispatches = change.steps.iter().all(|step| {
+        matches!(
+            step,
+            Step::StartAttempt {
+                target: AttemptTarget::Feature { .. },
+                ..
+            } | Step::Feature {
+                to: FeatureState::Dispatched,
+                ..
+            }
+        )
+    });
     core.apply(change).await?;
     // What was decided may allow the next decision at once (a milestone passed, say).
-    core.wake.notify_one();
+    // Dispatching features took every slot the scheduler could fill: nothing more is
+    // decided until a report comes back.
+    if !only_dispatches {
+        core.wake.notify_one();
+    }
     Ok(())
 }
 

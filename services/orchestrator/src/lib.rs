@@ -56,6 +56,8 @@ pub struct Core {
     plans: PlanCache,
     /// Wakes the driver at once (a report changed something).
     wake: Notify,
+    /// Wakes the driver to claim missions at once (one was launched).
+    claim: Notify,
     /// Wakes the outbox relay at once (a change committed outbox rows).
     relay_wake: Arc<Notify>,
     /// The missions this replica holds leases on now.
@@ -78,6 +80,7 @@ impl Core {
             repos,
             plans: PlanCache::default(),
             wake: Notify::new(),
+            claim: Notify::new(),
             relay_wake,
             owned: Mutex::new(Vec::new()),
             prepared: merge_queue::PreparedBranches::default(),

@@ -4,6 +4,11 @@
 //! A finished feature reaches the integration branch only through the merge queue, after
 //! its fence is checked; a finished validation is accepted only on evidence checked by
 //! code.
+//!
+//! Finished features are integrated one at a time, in stream order, in a lane of their
+//! own: git takes a while, and starts, heartbeats and validations are applied meanwhile
+//! instead of waiting behind it. An attempt's start is always applied before its end is
+//! handed to the lane, since the start comes first in the stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +23,7 @@ use sortie_model::records::{Finding, Handoff};
 use sortie_model::state::{AttemptState, FeatureState};
 use sortie_model::touches::TouchMatcher;
 use sortie_model::{AttemptFence, ErrorKind, MissionId};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 
@@ -29,6 +35,19 @@ const FETCH_BATCH: usize = 32;
 const FETCH_WAIT: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
+    let (finished, lane) = mpsc::channel(FETCH_BATCH);
+    let integrator = tokio::spawn(integrate_in_order(Arc::clone(&core), lane, cancel.clone()));
+    consume(&core, &cancel, &finished).await;
+    drop(finished);
+    if let Err(error) = integrator.await {
+        warn!(%error, "the lane of finished features stopped");
+    }
+}
+
+/// A report read from its delivery.
+type Received = (Delivery, Envelope<Report>);
+
+async fn consume(core: &Core, cancel: &CancellationToken, finished: &mpsc::Sender<Received>) {
     while !cancel.is_cancelled() {
         let deliveries = match core.bus.consume(WorkQueue::AttemptReports).await {
             Ok(deliveries) => deliveries,
@@ -49,7 +68,16 @@ pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
                 Ok(batch) => {
                     // In stream order: an attempt's start comes before its end.
                     for delivery in batch {
-                        settle(&core, delivery).await;
+                        let Some((delivery, envelope)) = read(delivery).await else {
+                            continue;
+                        };
+                        if matches!(envelope.body, Report::FeatureFinished { .. }) {
+                            if finished.send((delivery, envelope)).await.is_err() {
+                                return;
+                            }
+                        } else {
+                            settle(core, delivery, envelope).await;
+                        }
                     }
                 }
                 Err(error) => {
@@ -61,23 +89,58 @@ pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
     }
 }
 
-async fn settle(core: &Core, delivery: Delivery) {
-    let envelope = match Envelope::<Report>::from_slice(delivery.payload()) {
-        Ok(envelope) => envelope,
+/// The merge queue's lane: finished features, one at a time, in the order they came.
+async fn integrate_in_order(
+    core: Arc<Core>,
+    mut lane: mpsc::Receiver<Received>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let received = tokio::select! {
+            () = cancel.cancelled() => break,
+            received = lane.recv() => received,
+        };
+        let Some((delivery, envelope)) = received else {
+            return;
+        };
+        settle(&core, delivery, envelope).await;
+    }
+    // Stopping: what still waits goes back to the queue at once, for the next replica.
+    lane.close();
+    while let Some((delivery, _)) = lane.recv().await {
+        if let Err(error) = delivery.nak(Duration::ZERO).await {
+            warn!(%error, "could not hand a finished feature back");
+        }
+    }
+}
+
+/// The report a delivery carries; an unreadable one is dropped from the queue.
+async fn read(delivery: Delivery) -> Option<Received> {
+    match Envelope::<Report>::from_slice(delivery.payload()) {
+        Ok(envelope) => Some((delivery, envelope)),
         Err(error) => {
             warn!(%error, "an attempt report that cannot be read; dropping it");
             if let Err(error) = delivery.term().await {
                 warn!(%error, "could not terminate an unreadable report");
             }
-            return;
+            None
         }
-    };
+    }
+}
+
+async fn settle(core: &Core, delivery: Delivery, envelope: Envelope<Report>) {
     // The report continues the trace of the task it answers: one mission, one trace.
     let span = tracing::info_span!("report", msg_id = %envelope.id, mission = ?envelope.mission);
     sortie_telemetry::set_parent_from_headers(&span, delivery.headers().iter());
     let decision = match handle(core, &envelope).instrument(span).await {
         Ok(()) => {
-            core.wake.notify_one();
+            // A start or a heartbeat decides nothing: the feature was in flight already.
+            if matches!(
+                envelope.body,
+                Report::FeatureFinished { .. } | Report::ValidationFinished { .. }
+            ) {
+                core.wake.notify_one();
+            }
             ErrorKind::Conflict.delivery_decision()
         }
         Err(error) => {
@@ -217,13 +280,6 @@ async fn feature_finished(
             outside_touches(&spec.touches, &proposal.changed_paths)
         }
     };
-    let feature_record = core
-        .ledger
-        .features(mission)
-        .await?
-        .into_iter()
-        .find(|candidate| &candidate.id == feature)
-        .ok_or_else(|| OrchestratorError::BadRequest(format!("feature {feature} is unknown")))?;
     let integrated = match failure {
         Some(reason) => Err(reason),
         None => {
@@ -253,6 +309,16 @@ async fn feature_finished(
     let commit = match integrated {
         Ok(commit) => commit,
         Err(reason) => {
+            // Only a failure needs the feature's attempts so far (to retry or fail it).
+            let feature_record = core
+                .ledger
+                .features(mission)
+                .await?
+                .into_iter()
+                .find(|candidate| &candidate.id == feature)
+                .ok_or_else(|| {
+                    OrchestratorError::BadRequest(format!("feature {feature} is unknown"))
+                })?;
             let change = Change::new(mission, actor)
                 .applying(msg_id)
                 .step(Step::Handoff {
