@@ -74,6 +74,13 @@ struct Cli {
     scale_concurrency: usize,
     #[arg(long, default_value = "0")]
     scale_durations: Durations,
+    /// Measure the scale run for this long (0: until every mission ends).
+    #[arg(long, default_value_t = 600)]
+    scale_seconds: u64,
+    /// Stop each no-op run after this long and measure the features done by then
+    /// (0: run every mission to its end), for sizes whose full run takes too long here.
+    #[arg(long, default_value_t = 0)]
+    time_box: u64,
     /// A Postgres server (any database on it): the bench makes a database of its own.
     #[arg(
         long,
@@ -93,6 +100,10 @@ struct Cli {
     /// Leave the database, the streams and the work directory behind.
     #[arg(long)]
     keep: bool,
+    /// A setting for every service process, as KEY=VALUE (repeatable), such as
+    /// SORTIE__ORCHESTRATOR__TICK_MILLISECONDS=200.
+    #[arg(long = "service-env", value_name = "KEY=VALUE")]
+    service_env: Vec<String>,
     /// The longest any one phase may take.
     #[arg(long, default_value_t = 3_600)]
     limit_seconds: u64,
@@ -138,6 +149,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         estimates: !cli.no_estimates,
         make: !cli.no_make,
         limit: Duration::from_secs(cli.limit_seconds),
+        time_box: seconds(cli.time_box),
     };
     let stage_options = StageOptions {
         bin_dir: cli.bin_dir.clone(),
@@ -146,7 +158,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         postgres_url: cli.database_url.clone(),
         nats_url: cli.nats_url.clone(),
         keep: cli.keep,
-        extra_env: Vec::new(),
+        extra_env: service_env(&cli.service_env)?,
     };
     let mut stage = Stage::start(&stage_options).await?;
     let machine = machine(&stage).await;
@@ -176,6 +188,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             missions: cli.scale_missions.max(1),
             slots: options.workers * options.worker_concurrency,
             durations: cli.scale_durations,
+            time_box: seconds(cli.scale_seconds),
         };
         let mut stage = Stage::start(&options).await?;
         let outcome = phases::scale_run(&mut stage, &plan, layout).await;
@@ -210,6 +223,22 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         eprintln!("results written to {}", path.display());
     }
     Ok(())
+}
+
+/// Zero means none.
+fn seconds(value: u64) -> Option<Duration> {
+    (value > 0).then(|| Duration::from_secs(value))
+}
+
+fn service_env(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .with_context(|| format!("--service-env takes KEY=VALUE, not {pair:?}"))
+        })
+        .collect()
 }
 
 /// The first line a command prints, or "unknown".

@@ -11,7 +11,7 @@ use crate::generate::{MissionSettings, Shape, SyntheticMission};
 use crate::makefile::run_make;
 use crate::results::{Costs, MakespanResult, OverheadSummary, ScaleResult, SizeResult};
 use crate::rng::Durations;
-use crate::run::{Measured, run_missions};
+use crate::run::{Limits, Measured, run_missions};
 use crate::stage::Stage;
 use crate::stats::Percentiles;
 use crate::timeline::Overheads;
@@ -25,6 +25,8 @@ pub struct PhasePlan {
     pub estimates: bool,
     pub make: bool,
     pub limit: Duration,
+    /// Stop the no-op runs after this long and measure the features done by then.
+    pub time_box: Option<Duration>,
 }
 
 impl PhasePlan {
@@ -87,7 +89,11 @@ pub async fn size_run(
         "running {features} no-op features on {} workers",
         plan.workers
     );
-    let measured = run_missions(stage, vec![(noop.clone(), settings)], plan.limit).await?;
+    let limits = Limits {
+        limit: plan.limit,
+        time_box: plan.time_box,
+    };
+    let measured = run_missions(stage, vec![(noop.clone(), settings)], limits).await?;
     let overhead = OverheadSummary::of(&overheads_of(&measured, plan.workers));
     let make_noop_seconds = if plan.make {
         let dir = stage.work_dir().join(format!("make-noop-{features}"));
@@ -122,7 +128,11 @@ pub async fn makespan_run(
         plan.workers,
         baselines.lower_bound_ms / 1000.0
     );
-    let measured = run_missions(stage, vec![(mission.clone(), settings)], plan.limit).await?;
+    let limits = Limits {
+        limit: plan.limit,
+        time_box: None,
+    };
+    let measured = run_missions(stage, vec![(mission.clone(), settings)], limits).await?;
     let overheads = overheads_of(&measured, plan.workers);
     let (_, timeline) = &measured.timelines[0];
     let sortie_ms = timeline
@@ -170,6 +180,8 @@ pub struct ScaleLayout {
     pub missions: usize,
     pub slots: usize,
     pub durations: Durations,
+    /// Measure for this long, all missions still in flight, rather than to their end.
+    pub time_box: Option<Duration>,
 }
 
 impl ScaleLayout {
@@ -202,7 +214,11 @@ pub async fn scale_run(
         missions.len(),
         layout.slots
     );
-    let measured = run_missions(stage, missions, plan.limit).await?;
+    let limits = Limits {
+        limit: plan.limit,
+        time_box: layout.time_box,
+    };
+    let measured = run_missions(stage, missions, limits).await?;
     let overheads = overheads_of(&measured, cap);
     let busy_ms: f64 = overheads
         .iter()

@@ -10,6 +10,9 @@ use tokio::task::JoinHandle;
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Usage {
     pub cpu_seconds: f64,
+    /// The CPU time of its children that ended and were waited for (the git commands
+    /// the orchestrator and the workers run).
+    pub children_cpu_seconds: f64,
     pub rss_bytes: u64,
 }
 
@@ -25,15 +28,16 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// utime + stime from a `/proc/<pid>/stat` line, in ticks. The command name (field 2)
-/// may hold spaces and parentheses, so fields are counted after its closing parenthesis.
-pub fn cpu_ticks(stat: &str) -> Option<u64> {
+/// (utime + stime, cutime + cstime) from a `/proc/<pid>/stat` line, in ticks. The
+/// command name (field 2) may hold spaces and parentheses, so fields are counted after its
+/// closing parenthesis.
+pub fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name come state (field 3) ... utime (14) and stime (15).
-    let user: u64 = fields.get(11)?.parse().ok()?;
-    let system: u64 = fields.get(12)?.parse().ok()?;
-    Some(user + system)
+    // After the name come state (field 3) ... utime (14), stime (15), cutime (16) and
+    // cstime (17).
+    let field = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    Some((field(11)? + field(12)?, field(13)? + field(14)?))
 }
 
 /// `VmRSS` from `/proc/<pid>/status`, in bytes.
@@ -47,17 +51,20 @@ pub fn usage(pid: u32, ticks_per_second: f64) -> Option<Usage> {
     let proc = Path::new("/proc").join(pid.to_string());
     let stat = std::fs::read_to_string(proc.join("stat")).ok()?;
     let status = std::fs::read_to_string(proc.join("status")).ok()?;
+    let (own, children) = cpu_ticks(&stat)?;
     Some(Usage {
-        cpu_seconds: cpu_ticks(&stat)? as f64 / ticks_per_second,
+        cpu_seconds: own as f64 / ticks_per_second,
+        children_cpu_seconds: children as f64 / ticks_per_second,
         rss_bytes: resident_bytes(&status).unwrap_or(0),
     })
 }
 
-/// The CPU seconds of several processes together (those that exist).
+/// The CPU seconds of several processes together (those that exist), with their
+/// children's.
 pub fn cpu_seconds(pids: &[u32], ticks_per_second: f64) -> f64 {
     pids.iter()
         .filter_map(|&pid| usage(pid, ticks_per_second))
-        .map(|usage| usage.cpu_seconds)
+        .map(|usage| usage.cpu_seconds + usage.children_cpu_seconds)
         .sum()
 }
 
@@ -131,8 +138,8 @@ mod tests {
     #[test]
     fn cpu_ticks_are_read_after_the_name() {
         let stat = "4242 (sortie (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
-                    250 75 0 0 20 0 8 0 12345 1000000 500 18446744073709551615";
-        assert_eq!(cpu_ticks(stat), Some(325));
+                    250 75 40 2 20 0 8 0 12345 1000000 500 18446744073709551615";
+        assert_eq!(cpu_ticks(stat), Some((325, 42)));
         assert_eq!(cpu_ticks("garbage"), None);
     }
 

@@ -46,7 +46,7 @@ const OVERHEAD_ROWS: [OverheadRow; 9] = [
 
 type CostRow = (&'static str, fn(&Costs) -> f64);
 
-const COST_ROWS: [CostRow; 12] = [
+const COST_ROWS: [CostRow; 13] = [
     ("features/s at saturation (middle 80 %)", |c| {
         c.throughput_steady
     }),
@@ -67,7 +67,12 @@ const COST_ROWS: [CostRow; 12] = [
     ("orchestrator CPU ms / feature", |c| {
         c.orchestrator_cpu_ms_per_feature
     }),
-    ("workers CPU ms / feature", |c| c.workers_cpu_ms_per_feature),
+    ("  its git commands (merge queue)", |c| {
+        c.orchestrator_git_cpu_ms_per_feature
+    }),
+    ("workers CPU ms / feature (with git, agent)", |c| {
+        c.workers_cpu_ms_per_feature
+    }),
     ("postgres CPU ms / feature (bench database)", |c| {
         c.postgres_cpu_ms_per_feature
     }),
@@ -81,11 +86,18 @@ const COST_ROWS: [CostRow; 12] = [
 
 fn size_header(first: &str, sizes: &[SizeResult]) -> Vec<String> {
     std::iter::once(first.to_owned())
-        .chain(
-            sizes
-                .iter()
-                .map(|size| format!("{} features", thousands(size.features))),
-        )
+        .chain(sizes.iter().map(|size| {
+            if size.costs.complete {
+                format!("{} features", thousands(size.features))
+            } else {
+                format!(
+                    "{} features ({} done in {:.0} s)",
+                    thousands(size.features),
+                    thousands(size.costs.features),
+                    size.costs.wall_seconds
+                )
+            }
+        }))
         .collect()
 }
 
@@ -153,11 +165,19 @@ pub fn render(report: &Report) -> String {
     if let Some(scale) = &report.scale {
         let mut table = Table::new(
             format!(
-                "Scale: {} features in {} missions at once, {} worker slots, {} per mission",
-                thousands(scale.features),
+                "Scale: {} features in {} missions at once, {} worker slots, {} per mission; \
+                 {} done in {:.0} s{}",
+                thousands(scale.costs.features_total),
                 scale.missions,
                 scale.slots,
-                scale.cap_per_mission
+                scale.cap_per_mission,
+                thousands(scale.costs.features),
+                scale.costs.wall_seconds,
+                if scale.costs.complete {
+                    ""
+                } else {
+                    " (time-boxed: the rest still in flight)"
+                }
             ),
             vec![String::new(), String::new()],
         );

@@ -77,7 +77,10 @@ impl OverheadSummary {
 /// What a run cost, per feature and in all.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Costs {
+    /// Features done (all of them unless the run was time-boxed).
     pub features: usize,
+    pub features_total: usize,
+    pub complete: bool,
     pub wall_seconds: f64,
     /// Features done per second between the 10th and 90th percentile of `done` times.
     pub throughput_steady: f64,
@@ -87,6 +90,7 @@ pub struct Costs {
     pub messages: Sequences,
     pub messages_per_feature: f64,
     pub orchestrator_cpu_ms_per_feature: f64,
+    pub orchestrator_git_cpu_ms_per_feature: f64,
     pub workers_cpu_ms_per_feature: f64,
     pub postgres_cpu_ms_per_feature: f64,
     /// The whole NATS server's, which other users of the machine may share.
@@ -114,6 +118,8 @@ impl Costs {
         };
         Self {
             features: measured.features,
+            features_total: measured.features_total,
+            complete: measured.complete,
             wall_seconds: measured.wall_seconds,
             throughput_steady,
             throughput_overall: measured.features as f64 / measured.wall_seconds,
@@ -122,6 +128,9 @@ impl Costs {
             messages: measured.messages,
             messages_per_feature: measured.messages.total() as f64 / features,
             orchestrator_cpu_ms_per_feature: per_feature_ms(measured.orchestrator_cpu_seconds),
+            orchestrator_git_cpu_ms_per_feature: per_feature_ms(
+                measured.orchestrator_git_cpu_seconds,
+            ),
             workers_cpu_ms_per_feature: per_feature_ms(measured.workers_cpu_seconds),
             postgres_cpu_ms_per_feature: per_feature_ms(measured.postgres_cpu_seconds),
             nats_cpu_ms_per_feature: per_feature_ms(measured.nats_cpu_seconds),

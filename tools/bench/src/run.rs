@@ -22,7 +22,11 @@ const POLL: Duration = Duration::from_millis(250);
 /// One or more missions run side by side, and what they cost.
 #[derive(Debug)]
 pub struct Measured {
+    /// Features done: all of them, unless the run was time-boxed.
     pub features: usize,
+    pub features_total: usize,
+    /// Whether every mission ran to its end (false when the time box closed first).
+    pub complete: bool,
     /// From the first submission to the last mission's end, as the bench saw it.
     pub wall_seconds: f64,
     pub timelines: Vec<(SyntheticMission, Timeline)>,
@@ -30,6 +34,9 @@ pub struct Measured {
     pub transactions: i64,
     pub messages: Sequences,
     pub orchestrator_cpu_seconds: f64,
+    /// The orchestrator's git commands (the merge queue).
+    pub orchestrator_git_cpu_seconds: f64,
+    /// The workers' own and their children's (git, the agent).
     pub workers_cpu_seconds: f64,
     pub postgres_cpu_seconds: f64,
     pub nats_cpu_seconds: f64,
@@ -38,6 +45,7 @@ pub struct Measured {
 
 struct CpuSnapshot {
     orchestrator: f64,
+    orchestrator_children: f64,
     workers: f64,
     postgres: HashMap<u32, f64>,
     nats: f64,
@@ -48,11 +56,13 @@ fn cpu_snapshot(stage: &Stage, ticks: f64) -> CpuSnapshot {
         .into_iter()
         .filter_map(|pid| Some((pid, probe::usage(pid, ticks)?.cpu_seconds)))
         .collect();
+    let orchestrator = stage
+        .orchestrator_pid()
+        .and_then(|pid| probe::usage(pid, ticks))
+        .unwrap_or_default();
     CpuSnapshot {
-        orchestrator: stage
-            .orchestrator_pid()
-            .and_then(|pid| probe::usage(pid, ticks))
-            .map_or(0.0, |usage| usage.cpu_seconds),
+        orchestrator: orchestrator.cpu_seconds,
+        orchestrator_children: orchestrator.children_cpu_seconds,
         workers: probe::cpu_seconds(&stage.worker_pids(), ticks),
         postgres,
         nats: probe::cpu_seconds(&probe::nats_servers(), ticks),
@@ -68,11 +78,21 @@ fn postgres_cpu_since(before: &HashMap<u32, f64>, after: &HashMap<u32, f64>) -> 
         .sum()
 }
 
-/// Submit the missions at once, wait until every one has settled, and measure.
+/// How long a run may go on.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Past this, the run is an error.
+    pub limit: Duration,
+    /// Past this, measuring stops and the figures are those of the features done so far.
+    pub time_box: Option<Duration>,
+}
+
+/// Submit the missions at once, wait until every one has settled (or the time box
+/// closes), and measure.
 pub async fn run_missions(
     stage: &mut Stage,
     missions: Vec<(SyntheticMission, MissionSettings)>,
-    limit: Duration,
+    limits: Limits,
 ) -> anyhow::Result<Measured> {
     let ticks = probe::clock_ticks();
     let mut submissions = Vec::with_capacity(missions.len());
@@ -95,7 +115,9 @@ pub async fn run_missions(
             .context("submitting a generated mission")?;
         ids.push(submitted.id);
     }
-    let polls = wait_until_settled(&client, &ids, limit).await?;
+    let (polls, complete) = wait_until_settled(&client, &ids, limits).await?;
+    // A time-boxed run goes on while it is read: what happened later is left out.
+    let cutoff = chrono::Utc::now();
     let wall_seconds = started.elapsed().as_secs_f64();
     let orchestrator_peak_rss = memory.map_or(0, PeakMemory::stop);
     let cpu_after = cpu_snapshot(stage, ticks);
@@ -110,14 +132,17 @@ pub async fn run_missions(
         .collect();
     let mut timelines = Vec::with_capacity(missions.len());
     for ((mission, _), id) in missions.into_iter().zip(&ids) {
-        let events = all_events(&client, *id).await?;
+        let mut events = all_events(&client, *id).await?;
+        if !complete {
+            events.retain(|event| event.at <= cutoff);
+        }
         let mut timeline = Timeline::from_events(&mission, &events);
         let times: &mut WorkerTimes = worker_times.entry(*id).or_default();
         for log in &logs {
             read_worker_log(log, &id.to_string(), times);
         }
         timeline.attach_worker_times(&mission, times);
-        if timeline.mission_state.as_deref() != Some("completed") {
+        if complete && timeline.mission_state.as_deref() != Some("completed") {
             bail!(
                 "mission {} ({}) ended {:?}, not completed; see the logs in {}",
                 mission.name,
@@ -131,13 +156,20 @@ pub async fn run_missions(
     Ok(Measured {
         features: timelines
             .iter()
+            .map(|(_, timeline)| timeline.features_done())
+            .sum(),
+        features_total: timelines
+            .iter()
             .map(|(mission, _)| mission.features.len())
             .sum(),
+        complete,
         wall_seconds,
         timelines,
         transactions: transactions_after - transactions_before - polls,
         messages,
         orchestrator_cpu_seconds: cpu_after.orchestrator - cpu_before.orchestrator,
+        orchestrator_git_cpu_seconds: cpu_after.orchestrator_children
+            - cpu_before.orchestrator_children,
         workers_cpu_seconds: cpu_after.workers - cpu_before.workers,
         postgres_cpu_seconds: postgres_cpu_since(&cpu_before.postgres, &cpu_after.postgres),
         nats_cpu_seconds: cpu_after.nats - cpu_before.nats,
@@ -145,12 +177,13 @@ pub async fn run_missions(
     })
 }
 
-/// Look every [`POLL`] until every mission has settled; returns how many looks it took.
+/// Look every [`POLL`] until every mission has settled or the time box closed; returns
+/// how many looks it took, and whether every mission settled.
 async fn wait_until_settled(
     client: &Client,
     ids: &[MissionId],
-    limit: Duration,
-) -> anyhow::Result<i64> {
+    limits: Limits,
+) -> anyhow::Result<(i64, bool)> {
     let started = Instant::now();
     let mut polls = 0;
     loop {
@@ -169,12 +202,18 @@ async fn wait_until_settled(
             }) {
                 bail!("mission {} settled as {:?}", stuck.id, stuck.state);
             }
-            return Ok(polls);
+            return Ok((polls, true));
         }
-        if started.elapsed() > limit {
+        if limits
+            .time_box
+            .is_some_and(|time_box| started.elapsed() >= time_box)
+        {
+            return Ok((polls, false));
+        }
+        if started.elapsed() > limits.limit {
             bail!(
                 "the missions did not finish within {}s (raise --limit-seconds)",
-                limit.as_secs()
+                limits.limit.as_secs()
             );
         }
     }

@@ -59,6 +59,7 @@ pub fn growth_exponent(points: &[(f64, f64)]) -> Option<f64> {
 pub fn describe_growth(exponent: Option<f64>) -> String {
     match exponent {
         None => "n/a".to_owned(),
+        Some(exponent) if exponent < -0.15 => format!("falls (n^{exponent:.2})"),
         Some(exponent) if exponent < 0.15 => format!("constant (n^{exponent:.2})"),
         Some(exponent) if exponent < 0.85 => format!("sublinear (n^{exponent:.2})"),
         Some(exponent) if exponent <= 1.15 => format!("linear (n^{exponent:.2})"),
@@ -104,6 +105,7 @@ mod tests {
         assert!(describe_growth(linear).starts_with("linear"));
         assert!(describe_growth(quadratic).starts_with("superlinear"));
         assert!(describe_growth(Some(0.0)).starts_with("constant"));
+        assert!(describe_growth(Some(-0.5)).starts_with("falls"));
         assert_eq!(describe_growth(None), "n/a");
     }
 }

@@ -172,6 +172,13 @@ impl Timeline {
         }
     }
 
+    pub fn features_done(&self) -> usize {
+        self.features
+            .iter()
+            .filter(|times| times.done.is_some())
+            .count()
+    }
+
     /// From the mission's start to its end, in milliseconds.
     pub fn makespan_ms(&self) -> Option<f64> {
         Some(millis(self.mission_started?, self.mission_ended?))
@@ -471,13 +478,15 @@ mod tests {
 
     #[test]
     fn steady_throughput_uses_the_middle_of_the_run() {
-        let mut timeline = Timeline::default();
-        timeline.features = (0..20)
-            .map(|second| FeatureTimes {
-                done: Some(at(second * 1000)),
-                ..FeatureTimes::default()
-            })
-            .collect();
+        let timeline = Timeline {
+            features: (0..20)
+                .map(|second| FeatureTimes {
+                    done: Some(at(second * 1000)),
+                    ..FeatureTimes::default()
+                })
+                .collect(),
+            ..Timeline::default()
+        };
         // From the 3rd done (2 s) to the 18th (17 s): 15 features in 15 s.
         assert_eq!(timeline.steady_throughput(), Some(1.0));
     }
