@@ -53,6 +53,23 @@ async fn watch_until(
     false
 }
 
+/// The example mission completed with every feature accepted once and integrated once.
+fn completed_cleanly(stage: &Stage, status: &MissionStatus) {
+    assert_eq!(
+        status.mission.state.as_str(),
+        "completed",
+        "{status:#?}\n{}",
+        stage.logs()
+    );
+    checks::every_feature_accepted_once(status);
+    let repository = stage.repository("notes");
+    checks::every_feature_integrated_once(
+        status,
+        &repository,
+        &integration_branch(&repository).expect("branch"),
+    );
+}
+
 async fn settled(client: &Client, id: MissionId, limit: Duration) -> MissionStatus {
     let started = Instant::now();
     loop {
@@ -100,19 +117,7 @@ async fn a_worker_killed_mid_feature_loses_nothing() {
     let victim = victim.expect("the feature worker-2 was running");
 
     let status = settled(&client, id, Duration::from_secs(300)).await;
-    assert_eq!(
-        status.mission.state.as_str(),
-        "completed",
-        "{status:#?}\n{}",
-        stage.logs()
-    );
-    checks::every_feature_accepted_once(&status);
-    let repository = stage.repository("notes");
-    checks::every_feature_integrated_once(
-        &status,
-        &repository,
-        &integration_branch(&repository).expect("branch"),
-    );
+    completed_cleanly(&stage, &status);
     // The killed worker's attempt was abandoned when its lease ran out, and another
     // worker did the feature.
     let attempts: Vec<_> = status
@@ -164,19 +169,7 @@ async fn an_orchestrator_killed_mid_mission_resumes_it() {
         .expect("restart the orchestrator");
 
     let status = settled(&client, id, Duration::from_secs(300)).await;
-    assert_eq!(
-        status.mission.state.as_str(),
-        "completed",
-        "{status:#?}\n{}",
-        stage.logs()
-    );
-    checks::every_feature_accepted_once(&status);
-    let repository = stage.repository("notes");
-    checks::every_feature_integrated_once(
-        &status,
-        &repository,
-        &integration_branch(&repository).expect("branch"),
-    );
+    completed_cleanly(&stage, &status);
     let events = client.events(id, 0).await.expect("events");
     let seqs: Vec<i64> = events.iter().map(|event| event.seq).collect();
     assert_eq!(
@@ -230,19 +223,7 @@ async fn a_second_orchestrator_takes_over_when_the_owner_dies() {
     let survivor = &clients[survivor - 1];
 
     let status = settled(survivor, id, Duration::from_secs(300)).await;
-    assert_eq!(
-        status.mission.state.as_str(),
-        "completed",
-        "{status:#?}\n{}",
-        stage.logs()
-    );
-    checks::every_feature_accepted_once(&status);
-    let repository = stage.repository("notes");
-    checks::every_feature_integrated_once(
-        &status,
-        &repository,
-        &integration_branch(&repository).expect("branch"),
-    );
+    completed_cleanly(&stage, &status);
     // The survivor decided the rest of the mission.
     let events = survivor.events(id, after).await.expect("events");
     let survivor_name = if owner == "orchestrator-1" {
@@ -282,18 +263,6 @@ async fn a_bus_that_loses_its_streams_mid_mission_loses_no_work() {
     assert!(lost >= 2, "only {lost} streams existed");
 
     let status = settled(&client, id, Duration::from_secs(300)).await;
-    assert_eq!(
-        status.mission.state.as_str(),
-        "completed",
-        "{status:#?}\n{}",
-        stage.logs()
-    );
-    checks::every_feature_accepted_once(&status);
-    let repository = stage.repository("notes");
-    checks::every_feature_integrated_once(
-        &status,
-        &repository,
-        &integration_branch(&repository).expect("branch"),
-    );
+    completed_cleanly(&stage, &status);
     stage.stop().await;
 }

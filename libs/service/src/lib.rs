@@ -7,9 +7,16 @@
 use std::path::Path;
 
 use anyhow::Context;
-use sortie_bus::{Bus, BusError, BusOptions, JetStreamBus};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sortie_bus::{Bus, BusError, BusOptions, Delivery, JetStreamBus, WorkQueue};
 use sortie_settings::{Settings, SettingsSources};
 use sortie_telemetry::{TelemetryConfig, TelemetryGuard};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Defaults, then the file, then `SORTIE__...` variables, then `--set key=value` flags.
 pub fn load_settings(
@@ -60,6 +67,61 @@ pub async fn connect_bus(settings: &Settings) -> Result<JetStreamBus, BusError> 
     .await?;
     bus.ensure_topology().await?;
     Ok(bus)
+}
+
+/// Pull tasks from `queue` whenever one of `permits` is free, and run `handle` on each in
+/// `tracker`, until `stop_taking` is cancelled. What is not taken stays in the queue for
+/// another process; a lost connection is made again.
+pub async fn pull_tasks<Handle, Handled>(
+    bus: Arc<dyn Bus>,
+    queue: WorkQueue,
+    permits: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stop_taking: CancellationToken,
+    fetch_wait: Duration,
+    handle: Handle,
+) where
+    Handle: Fn(Delivery) -> Handled,
+    Handled: Future<Output = ()> + Send + 'static,
+{
+    while !stop_taking.is_cancelled() {
+        let deliveries = match bus.consume(queue).await {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                tracing::warn!(%error, ?queue, "cannot consume tasks; trying again");
+                tokio::select! {
+                    () = stop_taking.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        loop {
+            let permit = tokio::select! {
+                () = stop_taking.cancelled() => return,
+                permit = Arc::clone(&permits).acquire_owned() => {
+                    permit.expect("the semaphore is never closed")
+                }
+            };
+            let fetched = tokio::select! {
+                () = stop_taking.cancelled() => return,
+                fetched = deliveries.next(fetch_wait) => fetched,
+            };
+            match fetched {
+                Ok(Some(delivery)) => {
+                    let handled = handle(delivery);
+                    tracker.spawn(async move {
+                        handled.await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, ?queue, "fetching tasks failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Completes on the first SIGTERM or SIGINT; a second one ends the process at once.

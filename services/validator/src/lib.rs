@@ -210,47 +210,16 @@ async fn pull_loop(
     hand_back: CancellationToken,
 ) {
     let fetch_wait = validator.config.limits.fetch_wait;
-    while !stop_taking.is_cancelled() {
-        let deliveries = match validator.bus.consume(WorkQueue::ValidationTasks).await {
-            Ok(deliveries) => deliveries,
-            Err(error) => {
-                warn!(%error, "cannot consume validation tasks; trying again");
-                tokio::select! {
-                    () = stop_taking.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
-            }
-        };
-        loop {
-            // Take a task only when a slot is free: what is not taken stays in the queue
-            // for another validator.
-            let permit = tokio::select! {
-                () = stop_taking.cancelled() => return,
-                permit = Arc::clone(&permits).acquire_owned() => {
-                    permit.expect("the semaphore is never closed")
-                }
-            };
-            let fetched = tokio::select! {
-                () = stop_taking.cancelled() => return,
-                fetched = deliveries.next(fetch_wait) => fetched,
-            };
-            match fetched {
-                Ok(Some(delivery)) => {
-                    let validator = Arc::clone(&validator);
-                    let hand_back = hand_back.clone();
-                    tracker.spawn(async move {
-                        handle(validator, delivery, hand_back).await;
-                        drop(permit);
-                    });
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    warn!(%error, "fetching validation tasks failed; reconnecting");
-                    break;
-                }
-            }
-        }
-    }
+    sortie_service::pull_tasks(
+        Arc::clone(&validator.bus),
+        WorkQueue::ValidationTasks,
+        permits,
+        tracker,
+        stop_taking,
+        fetch_wait,
+        move |delivery| handle(Arc::clone(&validator), delivery, hand_back.clone()),
+    )
+    .await;
 }
 
 async fn handle(validator: Arc<Validator>, delivery: Delivery, hand_back: CancellationToken) {

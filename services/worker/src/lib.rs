@@ -125,6 +125,7 @@ impl Application {
     }
 }
 
+/// Take a task whenever a slot is free, and run it in the tracker.
 async fn pull_loop(
     worker: Arc<Worker>,
     permits: Arc<Semaphore>,
@@ -132,45 +133,17 @@ async fn pull_loop(
     stop_taking: CancellationToken,
     hand_back: CancellationToken,
 ) {
-    while !stop_taking.is_cancelled() {
-        let deliveries = match worker.bus.consume(WorkQueue::FeatureTasks).await {
-            Ok(deliveries) => deliveries,
-            Err(error) => {
-                warn!(%error, "cannot consume feature tasks; trying again");
-                tokio::select! {
-                    () = stop_taking.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
-            }
-        };
-        loop {
-            // Take a task only when a slot is free: what is not taken stays in the queue
-            // for another worker.
-            let permit = tokio::select! {
-                () = stop_taking.cancelled() => return,
-                permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
-            };
-            let fetched = tokio::select! {
-                () = stop_taking.cancelled() => return,
-                fetched = deliveries.next(Duration::from_secs(1)) => fetched,
-            };
-            match fetched {
-                Ok(Some(delivery)) => {
-                    let worker = Arc::clone(&worker);
-                    let hand_back = hand_back.clone();
-                    tracker.spawn(async move {
-                        handle(worker, delivery, hand_back).await;
-                        drop(permit);
-                    });
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    warn!(%error, "fetching feature tasks failed; reconnecting");
-                    break;
-                }
-            }
-        }
-    }
+    let fetch_wait = Duration::from_secs(1);
+    sortie_service::pull_tasks(
+        Arc::clone(&worker.bus),
+        WorkQueue::FeatureTasks,
+        permits,
+        tracker,
+        stop_taking,
+        fetch_wait,
+        move |delivery| handle(Arc::clone(&worker), delivery, hand_back.clone()),
+    )
+    .await;
 }
 
 async fn handle(worker: Arc<Worker>, delivery: Delivery, hand_back: CancellationToken) {
