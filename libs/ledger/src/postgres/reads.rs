@@ -129,6 +129,8 @@ pub(super) async fn plan(
 }
 
 /// Refuse reads of a mission that does not exist, rather than answering with nothing.
+/// Asked only when a read found no rows: rows of a mission imply the mission, so a read
+/// that finds some takes one round trip, not two.
 async fn require_mission(client: &impl GenericClient, id: MissionId) -> LedgerResult<()> {
     let exists = client
         .query_opt("SELECT 1 FROM missions WHERE id = $1", &[&id.0])
@@ -146,7 +148,6 @@ pub(super) async fn milestones(
     client: &impl GenericClient,
     id: MissionId,
 ) -> LedgerResult<Vec<MilestoneRecord>> {
-    require_mission(client, id).await?;
     let rows = client
         .query(
             "SELECT milestone_id, ordinal, state FROM milestones
@@ -155,6 +156,9 @@ pub(super) async fn milestones(
         )
         .await
         .map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     rows.iter()
         .map(|row| {
             Ok(MilestoneRecord {
@@ -171,7 +175,6 @@ pub(super) async fn features(
     client: &impl GenericClient,
     id: MissionId,
 ) -> LedgerResult<Vec<FeatureRecord>> {
-    require_mission(client, id).await?;
     let rows = client
         .query(
             "SELECT feature_id, milestone_id, state, attempts, not_before FROM features
@@ -180,6 +183,9 @@ pub(super) async fn features(
         )
         .await
         .map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     rows.iter()
         .map(|row| {
             Ok(FeatureRecord {
@@ -198,11 +204,13 @@ pub(super) async fn attempts(
     client: &impl GenericClient,
     id: MissionId,
 ) -> LedgerResult<Vec<AttemptRecord>> {
-    require_mission(client, id).await?;
     let query = format!(
         "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE mission_id = $1 ORDER BY created_at, id"
     );
     let rows = client.query(&query, &[&id.0]).await.map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     rows.iter().map(attempt_row).collect()
 }
 
@@ -236,7 +244,6 @@ pub(super) async fn handoffs(
     client: &impl GenericClient,
     id: MissionId,
 ) -> LedgerResult<Vec<HandoffRecord>> {
-    require_mission(client, id).await?;
     let rows = client
         .query(
             "SELECT attempt_id, handoff, created_at FROM handoffs
@@ -245,6 +252,9 @@ pub(super) async fn handoffs(
         )
         .await
         .map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     rows.iter()
         .map(|row| {
             Ok(HandoffRecord {
@@ -260,7 +270,6 @@ pub(super) async fn findings(
     client: &impl GenericClient,
     id: MissionId,
 ) -> LedgerResult<Vec<FindingRecord>> {
-    require_mission(client, id).await?;
     let rows = client
         .query(
             "SELECT id, attempt_id, milestone_id, finding, created_at FROM findings
@@ -269,6 +278,9 @@ pub(super) async fn findings(
         )
         .await
         .map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     rows.iter()
         .map(|row| {
             Ok(FindingRecord {
@@ -289,7 +301,6 @@ pub(super) async fn events(
     after_seq: i64,
     limit: i64,
 ) -> LedgerResult<Vec<EventRecord>> {
-    require_mission(client, id).await?;
     let rows = client
         .query(
             "SELECT seq, at, kind, actor, data FROM events
@@ -298,6 +309,9 @@ pub(super) async fn events(
         )
         .await
         .map_err(sql_error)?;
+    if rows.is_empty() {
+        require_mission(client, id).await?;
+    }
     Ok(rows
         .iter()
         .map(|row| EventRecord {
