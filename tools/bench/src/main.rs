@@ -28,7 +28,7 @@ struct Cli {
     /// K: worker processes, one feature at a time each; every mission may use them all.
     #[arg(long, default_value_t = 4)]
     workers: usize,
-    /// Mission sizes of the no-op runs (features).
+    /// Mission sizes of the no-op runs (features); 0 runs none.
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     sizes: Vec<usize>,
     /// Features of the run with durations, timed against the references (0: none).
@@ -160,23 +160,26 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         keep: cli.keep,
         extra_env: service_env(&cli.service_env)?,
     };
-    let mut stage = Stage::start(&stage_options).await?;
-    let machine = machine(&stage).await;
-    let outcome = async {
-        let mut sizes = Vec::new();
-        for &features in &cli.sizes {
-            sizes.push(phases::size_run(&mut stage, &plan, features).await?);
-        }
-        let makespan = match cli.makespan_features {
-            0 => None,
-            features => Some(phases::makespan_run(&mut stage, &plan, features).await?),
-        };
-        anyhow::Ok((sizes, makespan))
+    // Every phase runs on services, a database and a bus prefix of its own, so that no
+    // phase inherits another's missions, history or memory.
+    let mut machine_info = None;
+    let mut sizes = Vec::new();
+    for &features in cli.sizes.iter().filter(|&&features| features > 0) {
+        let result = in_stage(&stage_options, &mut machine_info, async |stage| {
+            phases::size_run(stage, &plan, features).await
+        })
+        .await?;
+        sizes.push(result);
     }
-    .await;
-    stage.stop().await?;
-    let (sizes, makespan) = outcome?;
-
+    let makespan = match cli.makespan_features {
+        0 => None,
+        features => Some(
+            in_stage(&stage_options, &mut machine_info, async |stage| {
+                phases::makespan_run(stage, &plan, features).await
+            })
+            .await?,
+        ),
+    };
     let scale = if cli.scale {
         let options = StageOptions {
             workers: cli.scale_workers.max(1),
@@ -190,12 +193,23 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             durations: cli.scale_durations,
             time_box: seconds(cli.scale_seconds),
         };
-        let mut stage = Stage::start(&options).await?;
-        let outcome = phases::scale_run(&mut stage, &plan, layout).await;
-        stage.stop().await?;
-        Some(outcome?)
+        Some(
+            in_stage(&options, &mut machine_info, async |stage| {
+                phases::scale_run(stage, &plan, layout).await
+            })
+            .await?,
+        )
     } else {
         None
+    };
+    let machine = match machine_info {
+        Some(machine) => machine,
+        None => {
+            let stage = Stage::start(&stage_options).await?;
+            let described = machine(&stage).await;
+            stage.stop().await?;
+            described
+        }
     };
 
     let report = Report {
@@ -223,6 +237,22 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         eprintln!("results written to {}", path.display());
     }
     Ok(())
+}
+
+/// Run one phase on a fresh stage, stopping it whatever the phase's outcome; the
+/// machine's description is read from the first stage.
+async fn in_stage<T>(
+    options: &StageOptions,
+    machine_info: &mut Option<Machine>,
+    phase: impl AsyncFnOnce(&mut Stage) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut stage = Stage::start(options).await?;
+    if machine_info.is_none() {
+        *machine_info = Some(machine(&stage).await);
+    }
+    let outcome = phase(&mut stage).await;
+    stage.stop().await?;
+    outcome
 }
 
 /// Zero means none.
