@@ -34,8 +34,9 @@ pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Mission leases are claimed and renewed on the tick, and at once when a mission
-        // is launched; a wake-up between ticks drives the missions already held, whose
-        // fences the ledger still checks on every change.
+        // is launched, and every mission held is driven then; a wake-up between ticks
+        // drives only the held missions it is for, whose fences the ledger still checks
+        // on every change.
         let claim = tokio::select! {
             () = cancel.cancelled() => break,
             _ = interval.tick() => true,
@@ -78,13 +79,18 @@ async fn drive_owned(core: &Core, claim: bool) -> Result<()> {
     } else {
         core.owned.lock().expect("owned lock").clone()
     };
-    for lease in &leases {
+    // Taken before driving: a wake-up for a mission during this pass drives it again.
+    let woken = std::mem::take(&mut *core.woken.lock().expect("woken lock"));
+    for lease in leases
+        .iter()
+        .filter(|lease| claim || woken.contains(&lease.mission))
+    {
         match drive(core, lease).await {
             Ok(()) => {}
             // A report or a person changed the mission between our read and our write.
             Err(crate::OrchestratorError::Ledger(
                 LedgerError::IllegalTransition(_) | LedgerError::Conflict(_),
-            )) => core.wake.notify_one(),
+            )) => core.wake_for(lease.mission),
             Err(error) => warn!(mission = %lease.mission, %error, "driving a mission failed"),
         }
     }
@@ -228,7 +234,7 @@ async fn drive(core: &Core, lease: &MissionLease) -> Result<()> {
     // Dispatching features took every slot the scheduler could fill: nothing more is
     // decided until a report comes back.
     if !only_dispatches {
-        core.wake.notify_one();
+        core.wake_for(view.mission.id);
     }
     Ok(())
 }

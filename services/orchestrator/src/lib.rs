@@ -27,6 +27,7 @@ mod reports;
 pub mod tasks;
 pub mod verify;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use sortie_bus::{Bus, OutboxRelay, RelaySettings};
 use sortie_git::{GitConfig, RepoCache};
 use sortie_ledger::{Actor, Ledger, MissionLease, PostgresLedger, PostgresOptions};
+use sortie_model::MissionId;
 use sortie_settings::Settings;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -56,6 +58,8 @@ pub struct Core {
     plans: PlanCache,
     /// Wakes the driver at once (a report changed something).
     wake: Notify,
+    /// The missions a wake-up is for: the driver drives only these between ticks.
+    woken: Mutex<HashSet<MissionId>>,
     /// Wakes the driver to claim missions at once (one was launched).
     claim: Notify,
     /// Wakes the outbox relay at once (a change committed outbox rows).
@@ -80,11 +84,18 @@ impl Core {
             repos,
             plans: PlanCache::default(),
             wake: Notify::new(),
+            woken: Mutex::new(HashSet::new()),
             claim: Notify::new(),
             relay_wake,
             owned: Mutex::new(Vec::new()),
             prepared: merge_queue::PreparedBranches::default(),
         }
+    }
+
+    /// Wake the driver to decide about `mission` at once.
+    fn wake_for(&self, mission: MissionId) {
+        self.woken.lock().expect("woken lock").insert(mission);
+        self.wake.notify_one();
     }
 
     fn actor(&self) -> Actor {

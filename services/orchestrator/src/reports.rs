@@ -5,10 +5,12 @@
 //! its fence is checked; a finished validation is accepted only on evidence checked by
 //! code.
 //!
-//! Finished features are integrated one at a time, in stream order, in a lane of their
-//! own: git takes a while, and starts, heartbeats and validations are applied meanwhile
-//! instead of waiting behind it. An attempt's start is always applied before its end is
-//! handed to the lane, since the start comes first in the stream.
+//! Finished features are integrated in lanes of their own: git takes a while, and starts,
+//! heartbeats and validations are applied meanwhile instead of waiting behind it. A
+//! mission always uses the same lane, so its features are integrated one at a time and in
+//! stream order, while other missions' are integrated beside them. An attempt's start is
+//! always applied before its end is handed to a lane, since the start comes first in the
+//! stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,20 +36,45 @@ use crate::{Core, merge_queue, tasks, verify};
 const FETCH_BATCH: usize = 32;
 const FETCH_WAIT: Duration = Duration::from_secs(1);
 
+/// Missions whose finished features may be integrated at the same time.
+const INTEGRATION_LANES: usize = 4;
+
 pub(crate) async fn run(core: Arc<Core>, cancel: CancellationToken) {
-    let (finished, lane) = mpsc::channel(FETCH_BATCH);
-    let integrator = tokio::spawn(integrate_in_order(Arc::clone(&core), lane, cancel.clone()));
-    consume(&core, &cancel, &finished).await;
-    drop(finished);
-    if let Err(error) = integrator.await {
-        warn!(%error, "the lane of finished features stopped");
+    let mut lanes = Vec::with_capacity(INTEGRATION_LANES);
+    let mut integrators = Vec::with_capacity(INTEGRATION_LANES);
+    for _ in 0..INTEGRATION_LANES {
+        let (finished, lane) = mpsc::channel(FETCH_BATCH);
+        lanes.push(finished);
+        integrators.push(tokio::spawn(integrate_in_order(
+            Arc::clone(&core),
+            lane,
+            cancel.clone(),
+        )));
     }
+    consume(&core, &cancel, &lanes).await;
+    drop(lanes);
+    for integrator in integrators {
+        if let Err(error) = integrator.await {
+            warn!(%error, "a lane of finished features stopped");
+        }
+    }
+}
+
+/// The lane a mission's finished features go through: always the same one.
+fn lane_of(mission: Option<MissionId>) -> usize {
+    let Some(mission) = mission else {
+        return 0;
+    };
+    let spread = mission.0.as_bytes().iter().fold(0_usize, |sum, byte| {
+        sum.wrapping_mul(31).wrapping_add(usize::from(*byte))
+    });
+    spread % INTEGRATION_LANES
 }
 
 /// A report read from its delivery.
 type Received = (Delivery, Envelope<Report>);
 
-async fn consume(core: &Core, cancel: &CancellationToken, finished: &mpsc::Sender<Received>) {
+async fn consume(core: &Core, cancel: &CancellationToken, lanes: &[mpsc::Sender<Received>]) {
     while !cancel.is_cancelled() {
         let deliveries = match core.bus.consume(WorkQueue::AttemptReports).await {
             Ok(deliveries) => deliveries,
@@ -72,7 +99,8 @@ async fn consume(core: &Core, cancel: &CancellationToken, finished: &mpsc::Sende
                             continue;
                         };
                         if matches!(envelope.body, Report::FeatureFinished { .. }) {
-                            if finished.send((delivery, envelope)).await.is_err() {
+                            let lane = &lanes[lane_of(envelope.mission)];
+                            if lane.send((delivery, envelope)).await.is_err() {
                                 return;
                             }
                         } else {
@@ -89,7 +117,7 @@ async fn consume(core: &Core, cancel: &CancellationToken, finished: &mpsc::Sende
     }
 }
 
-/// The merge queue's lane: finished features, one at a time, in the order they came.
+/// One lane of the merge queue: finished features, one at a time, in the order they came.
 async fn integrate_in_order(
     core: Arc<Core>,
     mut lane: mpsc::Receiver<Received>,
@@ -138,8 +166,9 @@ async fn settle(core: &Core, delivery: Delivery, envelope: Envelope<Report>) {
             if matches!(
                 envelope.body,
                 Report::FeatureFinished { .. } | Report::ValidationFinished { .. }
-            ) {
-                core.wake.notify_one();
+            ) && let Some(mission) = envelope.mission
+            {
+                core.wake_for(mission);
             }
             ErrorKind::Conflict.delivery_decision()
         }
@@ -477,4 +506,23 @@ async fn validation_finished(
     core.apply(change).await?;
     info!(%mission, %milestone, %repository, proven = verdict.proven, "validation report applied");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mission_always_takes_the_same_lane_and_missions_spread() {
+        let missions: Vec<MissionId> = (0..64).map(|_| MissionId::generate()).collect();
+        let mut used = std::collections::HashSet::new();
+        for mission in &missions {
+            let lane = lane_of(Some(*mission));
+            assert!(lane < INTEGRATION_LANES);
+            assert_eq!(lane, lane_of(Some(*mission)));
+            used.insert(lane);
+        }
+        assert!(used.len() > 1, "64 missions all in one lane");
+        assert_eq!(lane_of(None), 0);
+    }
 }
