@@ -179,7 +179,7 @@ pub fn render(report: &Report) -> String {
                     " (time-boxed: the rest still in flight)"
                 }
             ),
-            vec![String::new(), String::new()],
+            vec!["".to_owned(), "value".to_owned()],
         );
         let rows = [
             (
