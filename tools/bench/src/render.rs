@@ -160,8 +160,10 @@ pub fn render(report: &Report) -> String {
         text.push_str(&costs.render());
         text.push('\n');
     }
-    text.push_str(&quality_table(report).render());
-    text.push('\n');
+    if report.makespan.is_some() || !report.sizes.is_empty() {
+        text.push_str(&quality_table(report).render());
+        text.push('\n');
+    }
     if let Some(scale) = &report.scale {
         let mut table = Table::new(
             format!(
