@@ -10,7 +10,7 @@
 //! is Sortie's own coding-agent loop over any OpenAI-compatible or Anthropic endpoint.
 
 pub mod llm;
-mod process;
+pub mod process;
 mod scripted;
 
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process_group};
 use sortie_model::records::CommandRun;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -49,7 +50,7 @@ pub(crate) async fn run_shell(
             (status.code(), output)
         }
         Err(_) => {
-            kill_group(child.id());
+            ProcessGroup::led_by(child.id()).kill();
             let _ = child.kill().await;
             (
                 None,
@@ -69,19 +70,121 @@ pub(crate) async fn run_shell(
     })
 }
 
-fn kill_group(pid: Option<u32>) {
-    if let Some(pid) = pid {
-        // The group leader's id is the group's id; `kill -KILL -<pgid>` reaches all of it.
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{pid}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+/// A process group: a command or service and everything it started, such as a shell's
+/// children, a test runner's workers or a server's reloader. Every process an agent or a
+/// validator starts leads a group of its own (`process_group(0)`), whose id is its own.
+/// A group is killed when dropped, so nothing outlives the run that started it.
+///
+/// Signals go straight to the kernel (`kill(-pgid, sig)`), never through a `kill`
+/// utility: some versions of procps' `kill` read `-KILL -12345` as a signal to group 1,
+/// which is every process the user may signal.
+#[derive(Debug)]
+pub struct ProcessGroup {
+    id: Option<Pid>,
+}
+
+/// The signals Sortie sends to the groups it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupSignal {
+    Terminate,
+    Kill,
+}
+
+impl ProcessGroup {
+    /// The group a child started with `process_group(0)` leads. Ids 0 and 1 (this
+    /// process's own group and init's) are never signalled.
+    pub fn led_by(pid: Option<u32>) -> Self {
+        let id = pid
+            .filter(|pid| *pid > 1)
+            .and_then(|pid| i32::try_from(pid).ok())
+            .and_then(Pid::from_raw);
+        Self { id }
+    }
+
+    /// Send `signal` to every process of the group. A group that is gone already is not
+    /// an error.
+    pub fn signal(&self, signal: GroupSignal) {
+        let Some(id) = self.id else {
+            return;
+        };
+        let sig = match signal {
+            GroupSignal::Terminate => Signal::TERM,
+            GroupSignal::Kill => Signal::KILL,
+        };
+        match kill_process_group(id, sig) {
+            Ok(()) => tracing::debug!(group = id.as_raw_pid(), ?signal, "signalled"),
+            Err(rustix::io::Errno::SRCH) => {
+                tracing::debug!(group = id.as_raw_pid(), "the process group is gone");
+            }
+            Err(error) => {
+                tracing::warn!(%error, group = id.as_raw_pid(), "cannot signal a process group");
+            }
+        }
+    }
+
+    pub fn terminate(&self) {
+        self.signal(GroupSignal::Terminate);
+    }
+
+    pub fn kill(&self) {
+        self.signal(GroupSignal::Kill);
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
 pub(crate) fn tail(output: &[u8]) -> String {
     let start = output.len().saturating_sub(OUTPUT_TAIL_BYTES);
     String::from_utf8_lossy(&output[start..]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn sleeper_group() -> tokio::process::Child {
+        // A shell with a child of its own: the group, not only its leader, must stop.
+        Command::new("sh")
+            .arg("-c")
+            .arg("sleep 60 & wait")
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sh starts")
+    }
+
+    #[tokio::test]
+    async fn killing_a_group_stops_it_and_no_other() {
+        let mut doomed = sleeper_group();
+        let mut bystander = sleeper_group();
+        ProcessGroup::led_by(doomed.id()).kill();
+        let status = tokio::time::timeout(Duration::from_secs(10), doomed.wait())
+            .await
+            .expect("the killed group's leader ends")
+            .expect("wait works");
+        assert_eq!(status.code(), None, "ended by a signal");
+        assert!(
+            bystander.try_wait().expect("try_wait works").is_none(),
+            "another group is untouched"
+        );
+        ProcessGroup::led_by(bystander.id()).terminate();
+        tokio::time::timeout(Duration::from_secs(10), bystander.wait())
+            .await
+            .expect("a terminated group ends")
+            .expect("wait works");
+    }
+
+    #[test]
+    fn this_process_group_and_init_are_never_signalled() {
+        assert!(ProcessGroup::led_by(None).id.is_none());
+        assert!(ProcessGroup::led_by(Some(0)).id.is_none());
+        assert!(ProcessGroup::led_by(Some(1)).id.is_none());
+        assert!(ProcessGroup::led_by(Some(4242)).id.is_some());
+    }
 }

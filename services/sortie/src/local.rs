@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use rustix::process::{Pid, Signal, kill_process};
 use sortie_ledger::PostgresLedger;
 use tokio::process::{Child, Command};
 
@@ -300,7 +301,7 @@ impl LocalCluster {
         });
         for process in &self.processes {
             if let Some(pid) = process.child.id() {
-                signal(pid, "TERM");
+                terminate(pid);
             }
         }
         for process in &mut self.processes {
@@ -319,13 +320,12 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn signal(pid: u32, name: &str) {
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// Ask one process to stop. The signal goes straight to the kernel, not through a `kill`
+/// utility whose argument parsing differs between versions.
+fn terminate(pid: u32) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::TERM);
+    }
 }
 
 /// The last lines of a log, for an error message.

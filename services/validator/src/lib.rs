@@ -29,7 +29,6 @@ mod judge;
 mod reports;
 mod services;
 mod shell;
-mod signal;
 mod text;
 mod validation;
 

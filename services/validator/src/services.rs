@@ -14,8 +14,8 @@ use tracing::{info, warn};
 
 use crate::http::{exchange, local_url};
 use crate::shell::{self, ShellCommand, elapsed_ms};
-use crate::signal::ProcessGroup;
 use crate::text::{OUTPUT_TAIL_BYTES, file_tail};
+use sortie_agents::process::ProcessGroup;
 
 /// The longest one health probe may wait for its answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -13,8 +13,8 @@ use sortie_model::records::CommandRun;
 use tokio::process::Command;
 use tracing::debug;
 
-use crate::signal::ProcessGroup;
 use crate::text::{OUTPUT_TAIL_BYTES, file_tail};
+use sortie_agents::process::ProcessGroup;
 
 /// Variables of the validator's own environment a repository's commands never see: Sortie's
 /// settings (which may hold credentials), and git variables that would point git in the
