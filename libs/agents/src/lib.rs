@@ -156,20 +156,8 @@ pub struct AgentOutcome {
     pub usage: AgentUsage,
 }
 
-/// What an agent's run used. `input_tokens` are the uncached input tokens;
-/// `cached_input_tokens` were read from the provider's prompt cache.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AgentUsage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cached_input_tokens: u64,
-    /// Dollars, when the agent knows its model's prices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_usd: Option<f64>,
-    /// Model requests answered.
-    pub turns: u32,
-    pub tool_calls: u32,
-}
+/// What an agent's run used: the handoff carries it (see [`Usage`]).
+pub use sortie_model::records::Usage as AgentUsage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {

@@ -25,6 +25,41 @@ pub struct CommandRun {
     pub duration_ms: u64,
 }
 
+/// What an agent's run used. `input_tokens` are the uncached input tokens;
+/// `cached_input_tokens` were read from the provider's prompt cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    /// Dollars, as the agent reported them or as computed from its model's prices; none
+    /// when neither is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Model requests answered.
+    pub turns: u32,
+    pub tool_calls: u32,
+    /// The agent's wall time.
+    #[serde(default)]
+    pub wall_ms: u64,
+}
+
+impl Usage {
+    /// Add `other` to this usage; dollars stay unknown only while both are unknown.
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.cost_usd = match (self.cost_usd, other.cost_usd) {
+            (None, None) => None,
+            (mine, theirs) => Some(mine.unwrap_or(0.0) + theirs.unwrap_or(0.0)),
+        };
+        self.turns += other.turns;
+        self.tool_calls += other.tool_calls;
+        self.wall_ms += other.wall_ms;
+    }
+}
+
 /// Something a worker noticed that is outside its feature.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiscoveredIssue {
@@ -50,6 +85,9 @@ pub struct Handoff {
     /// The commit the worker pushed to the integration branch, when it integrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_commit: Option<String>,
+    /// What the agent used: tokens, dollars, turns, tool calls, wall time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// A validator's report of a failed or doubtful assertion, with evidence.
