@@ -25,6 +25,7 @@ pub use error::{Origin, SettingsError};
 pub use load::{ENVIRONMENT_PREFIX, SettingsSources, setting_names};
 pub use secret::{Secret, SecretUrl};
 pub use sections::{
-    DatabaseSettings, HttpSettings, LogFormat, NatsSettings, OrchestratorSettings, Settings,
-    TelemetrySettings, ValidatorSettings, WorkerSettings,
+    AgentKind, AgentProfileSettings, DatabaseSettings, HttpSettings, LogFormat, NatsSettings,
+    OrchestratorSettings, PriceSettings, Settings, TelemetrySettings, ValidatorSettings,
+    WorkerSettings,
 };

@@ -258,6 +258,8 @@ fn known_paths() -> BTreeSet<String> {
         .and_then(|config| config.collect())
         .expect("the default settings serialize to a table");
     collect_paths(&defaults, "", &mut paths);
+    // Empty by default, so absent from the serialized defaults.
+    paths.insert(AGENT_PROFILES.to_owned());
     paths
 }
 
@@ -326,6 +328,9 @@ impl Provenance<'_> {
     }
 }
 
+/// The section whose keys are names the user chooses: `agents.<profile>`.
+const AGENT_PROFILES: &str = "agents";
+
 fn check_unknown_keys(
     merged: &Map<String, Value>,
     provenance: &Provenance<'_>,
@@ -337,6 +342,10 @@ fn check_unknown_keys(
         names.sort();
         for name in names {
             let path = join_path(&prefix, name);
+            if prefix == AGENT_PROFILES {
+                // Profiles are named by the user; their fields are checked when read.
+                continue;
+            }
             if !known.contains(&path) {
                 return Err(SettingsError::UnknownSetting {
                     origin: provenance.origin_of(&path),

@@ -7,12 +7,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::secret::{Secret, SecretUrl};
 
 /// All of Sortie's settings, as loaded by [`crate::SettingsSources::load`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -22,6 +24,8 @@ pub struct Settings {
     pub orchestrator: OrchestratorSettings,
     pub worker: WorkerSettings,
     pub validator: ValidatorSettings,
+    /// `agents.<profile>`: the agents a mission's roles may name, by profile name.
+    pub agents: BTreeMap<String, AgentProfileSettings>,
 }
 
 /// `database.*`: the Postgres ledger (only the orchestrator uses it).
@@ -275,4 +279,118 @@ impl Default for ValidatorSettings {
             concurrency: 1,
         }
     }
+}
+
+/// The kinds of agent a profile can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", try_from = "String")]
+pub enum AgentKind {
+    /// Performs the plan's scripted steps; needs no model.
+    Scripted,
+    /// Sortie's own agent loop over an OpenAI-compatible or Anthropic endpoint.
+    Llm,
+    /// Anthropic's Claude Code CLI (`claude -p`).
+    ClaudeCode,
+    /// OpenAI's Codex CLI (`codex exec`).
+    Codex,
+}
+
+impl AgentKind {
+    pub const ALL: [AgentKind; 4] = [
+        AgentKind::Scripted,
+        AgentKind::Llm,
+        AgentKind::ClaudeCode,
+        AgentKind::Codex,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentKind::Scripted => "scripted",
+            AgentKind::Llm => "llm",
+            AgentKind::ClaudeCode => "claude-code",
+            AgentKind::Codex => "codex",
+        }
+    }
+}
+
+impl TryFrom<String> for AgentKind {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|kind| kind.name()).collect();
+                format!("the kinds are: {}", names.join(", "))
+            })
+    }
+}
+
+/// `agents.<profile>`: one agent, as a mission's roles name it (`worker = "claude"`).
+/// Which fields apply depends on `kind`; a field the kind does not use is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentProfileSettings {
+    pub kind: AgentKind,
+    /// The CLI to run (`claude-code`, `codex`): a path, or a name looked up on `PATH`.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// The model endpoint; for the CLIs, unset means the vendor's own.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `llm` only: `openai_chat` or `anthropic`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// The endpoint's key; for the CLIs, unset means the vendor's variable
+    /// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`) from the worker's environment.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Model turns a run may take, unless the request sets its own.
+    #[serde(default)]
+    pub max_turns: Option<u32>,
+    /// Dollars one run may spend (`claude-code` stops itself; others are judged after).
+    #[serde(default)]
+    pub max_budget_usd: Option<f64>,
+    /// Dollars per million tokens, over the table Sortie ships.
+    #[serde(default)]
+    pub prices: Option<PriceSettings>,
+    /// Extra arguments for the CLI, after Sortie's own.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment for the CLI.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl AgentProfileSettings {
+    /// A profile of `kind` with nothing else set.
+    pub fn of_kind(kind: AgentKind) -> Self {
+        Self {
+            kind,
+            command: None,
+            base_url: None,
+            model: None,
+            protocol: None,
+            api_key: None,
+            max_turns: None,
+            max_budget_usd: None,
+            prices: None,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Dollars per million tokens of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSettings {
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+    /// Tokens read from the prompt cache; at the input price when unset.
+    #[serde(default)]
+    pub cached_input_per_million: Option<f64>,
 }

@@ -115,7 +115,10 @@ fn unknown_section_in_the_file_is_refused() {
     let file = TempSettingsFile::new("[databse]\nurl = \"postgres://db/x\"\n");
     let message = load_error(&SettingsSources::new().file(file.path())).to_string();
     assert!(message.contains("unknown setting \"databse\""), "{message}");
-    assert!(message.contains("the sections are: database,"), "{message}");
+    assert!(
+        message.contains("the sections are: agents, database,"),
+        "{message}"
+    );
 }
 
 #[test]

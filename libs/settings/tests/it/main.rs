@@ -1,5 +1,6 @@
 //! Integration tests of sortie-settings: layering, errors, secrets, naming rules.
 
+mod agents;
 mod errors;
 mod layering;
 mod naming;
