@@ -13,6 +13,7 @@ pub mod plan;
 pub mod protocol;
 pub mod records;
 pub mod scheduler;
+pub mod skills;
 pub mod state;
 pub mod touches;
 
