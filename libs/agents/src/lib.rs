@@ -9,10 +9,13 @@
 //! is labelled as what it is in every event it emits. The `llm` agent ([`llm::LlmAgent`])
 //! is Sortie's own coding-agent loop over any OpenAI-compatible or Anthropic endpoint.
 
+pub mod cli;
 pub mod llm;
+pub mod prices;
 pub mod process;
 mod scripted;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sortie_model::plan::{Feature, SkillDefinition};
 use sortie_model::records::CommandRun;
+use sortie_settings::{AgentKind, AgentProfileSettings};
 use tokio::sync::mpsc;
 
 pub use scripted::ScriptedAgent;
@@ -161,8 +165,10 @@ pub use sortie_model::records::Usage as AgentUsage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("agent profile {0:?} is not available; this build has: scripted")]
-    UnknownProfile(String),
+    #[error(
+        "agent profile {name:?} is not configured (agents.{name} in the settings); the profiles are: {known}"
+    )]
+    UnknownProfile { name: String, known: String },
     #[error("the agent could not run: {0}")]
     Io(String),
     #[error("the agent is misconfigured: {0}")]
@@ -183,10 +189,35 @@ pub trait Agent: Send + Sync + std::fmt::Debug {
     ) -> Result<AgentOutcome, AgentError>;
 }
 
-/// The agent for a profile name.
-pub fn for_profile(profile: &str) -> Result<Box<dyn Agent>, AgentError> {
-    match profile {
-        "scripted" => Ok(Box::new(ScriptedAgent)),
-        other => Err(AgentError::UnknownProfile(other.to_owned())),
+/// The agent for a profile name: the profile `agents.<name>` of the settings, else one of
+/// the built-in profiles (`scripted`, and `claude-code` and `codex` with the CLI on `PATH`
+/// and the vendor's endpoint).
+pub fn for_profile(
+    name: &str,
+    profiles: &BTreeMap<String, AgentProfileSettings>,
+) -> Result<Box<dyn Agent>, AgentError> {
+    let profile = match profiles.get(name) {
+        Some(profile) => profile.clone(),
+        None => match name {
+            "scripted" => AgentProfileSettings::of_kind(AgentKind::Scripted),
+            "claude-code" => AgentProfileSettings::of_kind(AgentKind::ClaudeCode),
+            "codex" => AgentProfileSettings::of_kind(AgentKind::Codex),
+            _ => {
+                let mut known: Vec<&str> = vec!["scripted", "claude-code", "codex"];
+                known.extend(profiles.keys().map(String::as_str));
+                known.sort_unstable();
+                known.dedup();
+                return Err(AgentError::UnknownProfile {
+                    name: name.to_owned(),
+                    known: known.join(", "),
+                });
+            }
+        },
+    };
+    match profile.kind {
+        AgentKind::Scripted => Ok(Box::new(ScriptedAgent)),
+        AgentKind::ClaudeCode => Ok(Box::new(cli::claude::ClaudeCode::new(profile))),
+        AgentKind::Codex => Ok(Box::new(cli::codex::Codex::new(profile))),
+        AgentKind::Llm => Ok(Box::new(llm::LlmAgent::from_profile(name, &profile)?)),
     }
 }

@@ -193,7 +193,7 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         }
     };
     let agents_md = tokio::fs::read_to_string(dir.join("AGENTS.md")).await.ok();
-    let agent = match sortie_agents::for_profile(&task.agent) {
+    let agent = match sortie_agents::for_profile(&task.agent, &worker.agents) {
         Ok(agent) => agent,
         Err(error) => return failed(error.to_string(), Handoff::default()),
     };

@@ -44,6 +44,8 @@ pub(crate) struct Worker {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) repos: RepoCache,
     pub(crate) workspace_root: PathBuf,
+    /// The agent profiles of the settings (`agents.<name>`), by name.
+    pub(crate) agents: std::collections::BTreeMap<String, sortie_settings::AgentProfileSettings>,
 }
 
 /// The worker, connected and ready to run.
@@ -73,6 +75,7 @@ impl Application {
                 bus,
                 repos,
                 workspace_root,
+                agents: settings.agents.clone(),
             }),
             concurrency: usize::try_from(settings.worker.concurrency)
                 .unwrap_or(1)

@@ -11,7 +11,7 @@ mod anthropic;
 mod client;
 mod conversation;
 mod openai;
-mod prompt;
+pub(crate) mod prompt;
 mod run;
 mod sse;
 mod tools;
@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sortie_settings::Secret;
+use sortie_settings::{AgentProfileSettings, Secret};
 use tokio::sync::mpsc;
 
-use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentUsage};
+use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
 use client::ModelClient;
 
 /// The HTTP protocol the endpoint speaks.
@@ -46,28 +46,7 @@ impl Protocol {
     }
 }
 
-/// Dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TokenPrices {
-    pub input_per_million: f64,
-    pub output_per_million: f64,
-    /// Tokens read from the prompt cache; at the input price when not given.
-    #[serde(default)]
-    pub cached_input_per_million: Option<f64>,
-}
-
-impl TokenPrices {
-    /// The dollars `usage`'s tokens cost.
-    pub fn cost(&self, usage: &AgentUsage) -> f64 {
-        let cached_price = self
-            .cached_input_per_million
-            .unwrap_or(self.input_per_million);
-        (usage.input_tokens as f64 * self.input_per_million
-            + usage.cached_input_tokens as f64 * cached_price
-            + usage.output_tokens as f64 * self.output_per_million)
-            / 1_000_000.0
-    }
-}
+pub use crate::prices::TokenPrices;
 
 /// Retries of a model request that failed with 429, a 5xx, a cut stream, a connection
 /// error or no answer within the request timeout.
@@ -153,6 +132,39 @@ impl LlmAgent {
         Ok(Self { client, config })
     }
 
+    /// The agent of profile `agents.<name>`: `base_url` and `model` are required,
+    /// `protocol` is `openai_chat` (the default) or `anthropic`.
+    pub fn from_profile(name: &str, profile: &AgentProfileSettings) -> Result<Self, AgentError> {
+        let required = |value: &Option<String>, field: &str| {
+            value
+                .clone()
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| {
+                    AgentError::Config(format!(
+                        "agents.{name}.{field} is not set: the llm agent needs it"
+                    ))
+                })
+        };
+        let base_url = required(&profile.base_url, "base_url")?;
+        let model = required(&profile.model, "model")?;
+        let protocol = match profile.protocol.as_deref() {
+            None | Some("openai_chat") => Protocol::OpenAiChat,
+            Some("anthropic") => Protocol::Anthropic,
+            Some(other) => {
+                return Err(AgentError::Config(format!(
+                    "agents.{name}.protocol is {other:?}; it is openai_chat or anthropic"
+                )));
+            }
+        };
+        let mut config = LlmConfig::new(protocol, base_url, model);
+        config.api_key = profile.api_key.clone();
+        if let Some(turns) = profile.max_turns {
+            config.max_turns = turns;
+        }
+        config.prices = crate::prices::prices_for(Some(&config.model), profile.prices);
+        Self::new(config)
+    }
+
     pub fn config(&self) -> &LlmConfig {
         &self.config
     }
@@ -176,27 +188,6 @@ impl Agent for LlmAgent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cost_prices_each_kind_of_token() {
-        let prices = TokenPrices {
-            input_per_million: 3.0,
-            output_per_million: 15.0,
-            cached_input_per_million: Some(0.3),
-        };
-        let usage = AgentUsage {
-            input_tokens: 1_000_000,
-            output_tokens: 100_000,
-            cached_input_tokens: 2_000_000,
-            ..AgentUsage::default()
-        };
-        assert!((prices.cost(&usage) - (3.0 + 1.5 + 0.6)).abs() < 1e-9);
-        let uncached = TokenPrices {
-            cached_input_per_million: None,
-            ..prices
-        };
-        assert!((uncached.cost(&usage) - (3.0 + 1.5 + 6.0)).abs() < 1e-9);
-    }
 
     #[test]
     fn a_bad_base_url_or_model_is_refused() {

@@ -31,6 +31,14 @@ pub(crate) fn system(request: &AgentRequest) -> String {
             request.allowed_commands.join(", ")
         );
     }
+    prompt.push_str(&context(request));
+    prompt
+}
+
+/// What the work carries beyond the feature: the skill's instructions and the
+/// repository's AGENTS.md.
+pub(crate) fn context(request: &AgentRequest) -> String {
+    let mut prompt = String::new();
     if let Some(skill) = &request.skill {
         let _ = write!(
             prompt,
@@ -54,8 +62,19 @@ pub(crate) fn system(request: &AgentRequest) -> String {
     prompt
 }
 
-/// The first user message: the feature, as the plan gives it.
+/// The first user message: the feature, and how to end the work.
 pub(crate) fn task(request: &AgentRequest) -> String {
+    let mut task = feature(request);
+    task.push_str(
+        "\nWork on the feature now. When you are done, call finish with your handoff: a \
+         summary of what you did, and what was left undone.\n",
+    );
+    task
+}
+
+/// The feature, as the plan gives it: title, description, expected behaviour,
+/// verification and the paths it may change.
+pub(crate) fn feature(request: &AgentRequest) -> String {
     let feature = &request.feature;
     let mut task = format!("# Feature {}: {}\n", feature.id, feature.title);
     if !feature.description.trim().is_empty() {
@@ -75,10 +94,6 @@ pub(crate) fn task(request: &AgentRequest) -> String {
     list(
         "Paths you may change (changes anywhere else fail the feature)",
         &feature.touches,
-    );
-    task.push_str(
-        "\nWork on the feature now. When you are done, call finish with your handoff: a \
-         summary of what you did, and what was left undone.\n",
     );
     task
 }
