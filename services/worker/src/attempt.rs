@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::{Worker, reports};
+use crate::{Worker, reports, skills};
 
 /// How an attempt ended, before it is reported.
 struct Finished {
@@ -193,6 +193,10 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         }
     };
     let agents_md = tokio::fs::read_to_string(dir.join("AGENTS.md")).await.ok();
+    let skill = match skills::skill_for_feature(&task.feature, task.skill.as_ref(), &dir).await {
+        Ok(skill) => skill,
+        Err(error) => return failed(error.to_string(), Handoff::default()),
+    };
     let agent = match sortie_agents::for_profile(&task.agent, &worker.agents) {
         Ok(agent) => agent,
         Err(error) => return failed(error.to_string(), Handoff::default()),
@@ -200,7 +204,7 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
     let request = AgentRequest {
         workspace: dir.clone(),
         feature: task.feature.clone(),
-        skill: task.skill.clone(),
+        skill,
         agents_md,
         time_limit: Duration::from_secs(u64::from(task.time_limit_seconds.max(1))),
         allowed_commands: sortie_agents::default_allowed_commands(),

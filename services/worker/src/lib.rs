@@ -2,7 +2,8 @@
 //!
 //! It pulls feature tasks (`worker.concurrency` at a time), and for each: reports that it
 //! started, keeps a heartbeat going, prepares a git workspace on a new branch from the
-//! mission's integration branch, runs the feature's agent, checks that the work stays
+//! mission's integration branch, runs the feature's agent with the feature's skill (the
+//! plan's, or else the repository's `SKILL.md`: see [`skills`]), checks that the work stays
 //! inside the feature's `touches`, commits it as one commit, rebases it onto the latest
 //! integration branch (a conflict fails the attempt with the paths), pushes it to the
 //! attempt's own branch, and proposes it to the orchestrator's merge queue with a
@@ -13,6 +14,7 @@
 
 mod attempt;
 mod reports;
+pub mod skills;
 
 use std::future::Future;
 use std::path::PathBuf;
