@@ -1,5 +1,6 @@
 //! Test support for Sortie: fresh Postgres databases, isolated NATS prefixes, fixture git repositories
 
+pub mod agent_cli;
 pub mod db;
 pub mod git;
 pub mod model_server;

@@ -374,7 +374,9 @@ fn tool_result_text(content: Option<&Value>) -> String {
 
 fn mentions_permission(output: &str) -> bool {
     let output = output.to_lowercase();
-    output.contains("permission") || output.contains("not allowed")
+    ["permission", "not allowed", "requires approval"]
+        .iter()
+        .any(|phrase| output.contains(phrase))
 }
 
 /// The exit code in a failed shell result (`Exit code 2`).

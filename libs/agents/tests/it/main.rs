@@ -1,3 +1,4 @@
 //! Integration tests of the agents against real servers and real workspaces.
 
+mod cli;
 mod llm;
