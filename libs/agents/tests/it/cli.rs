@@ -112,7 +112,7 @@ async fn claude_code_writes_a_file_with_its_own_tool_and_reports_the_handoff_and
         [
             Turn::tool_call(
                 "Write",
-                json!({"file_path": target.display().to_string(), "content": "Hello!\n"}),
+                json!({"file_path": "src/greeting.txt", "content": "Hello!\n"}),
             ),
             Turn::final_answer(HANDOFF),
         ],
