@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sortie_model::api::{AttemptSubject, MissionStatus};
+use sortie_model::records::Usage;
 use sortie_model::state::{AttemptState, FeatureState, MissionState};
 use sortie_test_support::git::LogEntry;
 
@@ -87,6 +88,41 @@ pub(crate) fn every_feature_integrated_once(
             per_feature.get(feature.id.as_str())
         );
     }
+}
+
+/// Every accepted feature attempt reports what its scripted agent used (no model turns,
+/// but wall time), and the mission's totals are the sum over its attempts' handoffs.
+pub(crate) fn every_accepted_attempt_reports_usage(status: &MissionStatus) {
+    let mut summed = Usage::default();
+    for attempt in &status.attempts {
+        if let Some(usage) = &attempt.usage {
+            summed.add(usage);
+        }
+        let is_accepted_feature_attempt = matches!(attempt.subject, AttemptSubject::Feature { .. })
+            && attempt.state == AttemptState::Succeeded;
+        if !is_accepted_feature_attempt {
+            continue;
+        }
+        let usage = attempt
+            .usage
+            .as_ref()
+            .unwrap_or_else(|| panic!("attempt {} reports no usage", attempt.id));
+        assert_eq!(
+            usage.turns, 0,
+            "the scripted agent asks no model: {usage:?}"
+        );
+        assert_eq!(
+            usage.cost_usd, None,
+            "the scripted agent costs nothing known"
+        );
+        assert!(
+            usage.wall_ms > 0,
+            "attempt {} reports no wall time: {usage:?}",
+            attempt.id
+        );
+    }
+    assert_eq!(status.mission.usage, summed);
+    assert!(status.mission.usage.wall_ms > 0);
 }
 
 pub(crate) fn log(repository: &Path, branch: &str) -> Vec<LogEntry> {

@@ -60,6 +60,7 @@ async fn the_example_mission_completes_with_its_bug_found_and_fixed() {
     );
 
     checks::every_feature_accepted_once(&status);
+    checks::every_accepted_attempt_reports_usage(&status);
     let repository = stage.repository("notes");
     let branch = integration_branch(&repository).expect("integration branch");
     checks::every_feature_integrated_once(&status, &repository, &branch);

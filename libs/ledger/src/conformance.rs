@@ -14,7 +14,7 @@ use sortie_model::messages::Topic;
 use sortie_model::plan::{
     Assertion, Check, Feature, Milestone, MissionHeader, MissionSettings, Repository, ServicesBlock,
 };
-use sortie_model::records::{Handoff, Severity};
+use sortie_model::records::{Handoff, Severity, Usage};
 use sortie_model::state::{AttemptState, FeatureState, MilestoneState, MissionState};
 use sortie_model::{AttemptId, FeatureId, MilestoneId, MissionId, Plan};
 
@@ -45,6 +45,7 @@ macro_rules! ledger_conformance_suite {
             mission_leases_fence_replicas,
             an_expired_mission_lease_moves_to_another_replica,
             handoffs_and_findings_are_stored,
+            a_missions_usage_sums_its_attempts_handoffs,
             a_plan_amendment_adds_work_and_keeps_history,
         );
     };
@@ -1116,6 +1117,148 @@ pub async fn handoffs_and_findings_are_stored(ledger: Arc<dyn Ledger>) {
         .collect();
     assert!(kinds.contains(&"handoff_recorded".to_owned()));
     assert!(kinds.contains(&"finding_recorded".to_owned()));
+}
+
+/// Store `handoff` for `attempt` and end the attempt in `to`, as the report consumer does.
+async fn finish_attempt(
+    ledger: &Arc<dyn Ledger>,
+    mission: MissionId,
+    attempt: &AttemptRecord,
+    handoff: Handoff,
+    to: AttemptState,
+) {
+    ledger
+        .apply(
+            Change::new(mission, Actor::new("worker:w1"))
+                .step(Step::Attempt {
+                    fence: attempt.fence(),
+                    to: AttemptState::Running,
+                    reason: "taken by w1".to_owned(),
+                    worker: Some("w1".to_owned()),
+                    lease: Some(Duration::from_secs(60)),
+                })
+                .step(Step::Handoff {
+                    fence: attempt.fence(),
+                    handoff,
+                })
+                .step(Step::Attempt {
+                    fence: attempt.fence(),
+                    to,
+                    reason: "conformance".to_owned(),
+                    worker: None,
+                    lease: None,
+                }),
+        )
+        .await
+        .expect("finish the attempt");
+}
+
+pub async fn a_missions_usage_sums_its_attempts_handoffs(ledger: Arc<dyn Ledger>) {
+    let mission = running_mission(&ledger).await;
+    let quiet = running_mission(&ledger).await;
+    let unpriced = running_mission(&ledger).await;
+    let before = ledger
+        .mission_usage(&[mission, quiet])
+        .await
+        .expect("usage before any handoff");
+    assert!(before.is_empty(), "{before:?}");
+
+    let priced = Usage {
+        input_tokens: 1_200,
+        output_tokens: 300,
+        cached_input_tokens: 4_000,
+        cost_usd: Some(0.125),
+        turns: 4,
+        tool_calls: 7,
+        wall_ms: 2_500,
+    };
+    let unpriced_usage = Usage {
+        input_tokens: 800,
+        output_tokens: 100,
+        cached_input_tokens: 0,
+        cost_usd: None,
+        turns: 2,
+        tool_calls: 1,
+        wall_ms: 1_500,
+    };
+    let succeeded = start_attempt(&ledger, mission, "F-A", Duration::from_secs(60)).await;
+    finish_attempt(
+        &ledger,
+        mission,
+        &succeeded,
+        Handoff {
+            summary: "added the store".to_owned(),
+            usage: Some(priced.clone()),
+            ..Handoff::default()
+        },
+        AttemptState::Succeeded,
+    )
+    .await;
+    let failed = start_attempt(&ledger, mission, "F-C", Duration::from_secs(60)).await;
+    finish_attempt(
+        &ledger,
+        mission,
+        &failed,
+        Handoff {
+            summary: "the tests failed".to_owned(),
+            usage: Some(unpriced_usage.clone()),
+            ..Handoff::default()
+        },
+        AttemptState::Failed,
+    )
+    .await;
+    // A handoff from before usage was reported counts for nothing.
+    let old = start_attempt(&ledger, quiet, "F-A", Duration::from_secs(60)).await;
+    finish_attempt(
+        &ledger,
+        quiet,
+        &old,
+        Handoff {
+            summary: "no usage".to_owned(),
+            ..Handoff::default()
+        },
+        AttemptState::Succeeded,
+    )
+    .await;
+    let only_unpriced = start_attempt(&ledger, unpriced, "F-A", Duration::from_secs(60)).await;
+    finish_attempt(
+        &ledger,
+        unpriced,
+        &only_unpriced,
+        Handoff {
+            summary: "no dollars".to_owned(),
+            usage: Some(unpriced_usage.clone()),
+            ..Handoff::default()
+        },
+        AttemptState::Failed,
+    )
+    .await;
+
+    let totals = ledger
+        .mission_usage(&[mission, quiet, unpriced])
+        .await
+        .expect("usage");
+    assert_eq!(
+        totals.get(&mission),
+        Some(&Usage {
+            input_tokens: 2_000,
+            output_tokens: 400,
+            cached_input_tokens: 4_000,
+            cost_usd: Some(0.125),
+            turns: 6,
+            tool_calls: 8,
+            wall_ms: 4_000,
+        }),
+        "the succeeded and the failed attempt both count"
+    );
+    assert_eq!(totals.get(&quiet), None);
+    assert_eq!(
+        totals.get(&unpriced),
+        Some(&unpriced_usage),
+        "dollars stay unknown when no attempt reported any"
+    );
+    let one = ledger.mission_usage(&[unpriced]).await.expect("usage");
+    assert_eq!(one.len(), 1, "only the missions asked for: {one:?}");
 }
 
 pub async fn a_plan_amendment_adds_work_and_keeps_history(ledger: Arc<dyn Ledger>) {

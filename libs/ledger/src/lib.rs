@@ -14,10 +14,12 @@ mod types;
 pub mod conformance;
 pub mod postgres;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sortie_model::records::Usage;
 use sortie_model::{AttemptId, MissionId};
 
 pub use error::{LedgerError, LedgerResult};
@@ -54,6 +56,12 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     async fn handoffs(&self, id: MissionId) -> LedgerResult<Vec<HandoffRecord>>;
 
     async fn findings(&self, id: MissionId) -> LedgerResult<Vec<FindingRecord>>;
+
+    /// What the agents of each mission's attempts used: the sums over every stored
+    /// handoff, of finished and failed attempts alike, computed by the ledger without
+    /// reading the handoffs out. A mission whose handoffs carry no usage is absent;
+    /// dollars stay unknown while no handoff reported any.
+    async fn mission_usage(&self, ids: &[MissionId]) -> LedgerResult<HashMap<MissionId, Usage>>;
 
     /// Apply a change: all of it, or none of it.
     async fn apply(&self, change: Change) -> LedgerResult<Applied>;

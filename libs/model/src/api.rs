@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
-use crate::records::Finding;
+use crate::records::{Finding, Usage};
 use crate::state::{AttemptState, FeatureState, MilestoneState, MissionState};
 
 /// `POST /v1/missions`: a mission file to store and, unless `launch` is false, run.
@@ -63,6 +63,10 @@ pub struct MissionSummary {
     /// The orchestrator replica driving the mission now, while its lease is held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// What the agents of all its attempts used so far, finished and failed alike;
+    /// `cost_usd` is absent while no attempt reported dollars.
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +119,10 @@ pub struct AttemptStatus {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What its agent used, as its handoff reported it; absent for attempts without a
+    /// handoff (validations, attempts still running or lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

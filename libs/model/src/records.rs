@@ -118,3 +118,63 @@ pub enum Evidence {
         text: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(input_tokens: u64, cost_usd: Option<f64>) -> Usage {
+        Usage {
+            input_tokens,
+            output_tokens: input_tokens / 10,
+            cached_input_tokens: input_tokens / 2,
+            cost_usd,
+            turns: 3,
+            tool_calls: 5,
+            wall_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn adding_usage_sums_every_count() {
+        let mut total = usage(1_000, None);
+        total.add(&usage(2_000, None));
+        assert_eq!(
+            total,
+            Usage {
+                input_tokens: 3_000,
+                output_tokens: 300,
+                cached_input_tokens: 1_500,
+                cost_usd: None,
+                turns: 6,
+                tool_calls: 10,
+                wall_ms: 2_000,
+            }
+        );
+    }
+
+    #[test]
+    fn dollars_are_known_once_any_part_knows_them() {
+        let mut total = Usage::default();
+        total.add(&usage(1_000, None));
+        assert_eq!(total.cost_usd, None);
+        total.add(&usage(1_000, Some(0.25)));
+        assert_eq!(total.cost_usd, Some(0.25));
+        total.add(&usage(1_000, None));
+        total.add(&usage(1_000, Some(0.5)));
+        assert_eq!(total.cost_usd, Some(0.75));
+        assert_eq!(total.input_tokens, 4_000);
+    }
+
+    #[test]
+    fn a_handoff_without_usage_still_reads() {
+        let handoff: Handoff =
+            serde_json::from_str(r#"{"summary":"done"}"#).expect("an old handoff");
+        assert_eq!(handoff.usage, None);
+        let usage: Usage = serde_json::from_str(
+            r#"{"input_tokens":1,"output_tokens":2,"cached_input_tokens":0,"turns":1,"tool_calls":0}"#,
+        )
+        .expect("usage without wall time or dollars");
+        assert_eq!((usage.wall_ms, usage.cost_usd), (0, None));
+    }
+}

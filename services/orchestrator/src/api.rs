@@ -14,6 +14,7 @@ use sortie_model::api::{
     ApiError, ApiErrorBody, AttemptStatus, AttemptSubject, EventView, FeatureStatus, FindingStatus,
     MilestoneStatus, MissionStatus, MissionSummary, SubmitMission, SubmittedMission,
 };
+use sortie_model::records::Usage;
 use sortie_model::state::MissionState;
 use sortie_model::{ErrorKind, MissionId, mission_file};
 
@@ -204,7 +205,7 @@ async fn launch(
     Ok(Json(json!({ "id": id, "state": MissionState::Running })))
 }
 
-fn summary(record: &sortie_ledger::MissionRecord) -> MissionSummary {
+fn summary(record: &sortie_ledger::MissionRecord, usage: Usage) -> MissionSummary {
     MissionSummary {
         id: record.id,
         name: record.name.clone(),
@@ -216,6 +217,7 @@ fn summary(record: &sortie_ledger::MissionRecord) -> MissionSummary {
         created_at: record.created_at,
         updated_at: record.updated_at,
         owner: record.owner.as_ref().map(|lease| lease.replica.clone()),
+        usage,
     }
 }
 
@@ -234,7 +236,14 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<MissionSummary>>> {
     let missions = core.ledger.missions(query.limit.min(1000)).await?;
-    Ok(Json(missions.iter().map(summary).collect()))
+    let ids: Vec<MissionId> = missions.iter().map(|mission| mission.id).collect();
+    let mut usage = core.ledger.mission_usage(&ids).await?;
+    Ok(Json(
+        missions
+            .iter()
+            .map(|mission| summary(mission, usage.remove(&mission.id).unwrap_or_default()))
+            .collect(),
+    ))
 }
 
 async fn show(
@@ -247,6 +256,11 @@ async fn show(
     let plan = ledger.plan(id, None).await?.plan;
     let handoffs = ledger.handoffs(id).await?;
     let attempts = ledger.attempts(id).await?;
+    let usage = ledger
+        .mission_usage(&[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let milestones = ledger
         .milestones(id)
         .await?
@@ -310,6 +324,10 @@ async fn show(
             created_at: attempt.created_at,
             finished_at: attempt.finished_at,
             reason: attempt.reason,
+            usage: handoffs
+                .iter()
+                .find(|handoff| handoff.attempt == attempt.id)
+                .and_then(|handoff| handoff.handoff.usage.clone()),
         })
         .collect();
     let findings = ledger
@@ -329,7 +347,7 @@ async fn show(
         None
     };
     Ok(Json(MissionStatus {
-        mission: summary(&record),
+        mission: summary(&record, usage),
         milestones,
         features,
         attempts,

@@ -11,7 +11,7 @@ use sortie_cli::client::{Client, ClientError};
 use sortie_cli::demo::{self, Example};
 use sortie_cli::follow::{self, Followed};
 use sortie_cli::local::{LocalCluster, LocalOptions};
-use sortie_cli::{exit, exit_code};
+use sortie_cli::{exit, exit_code, usage_line};
 use sortie_model::MissionId;
 use sortie_model::api::SubmitMission;
 use sortie_model::mission_file;
@@ -254,6 +254,7 @@ async fn status(client: &Client, id: Option<&str>) -> anyhow::Result<i32> {
     if let Some(reason) = &status.blocked_reason {
         println!("  waiting for a person: {reason}");
     }
+    println!("  usage: {}", usage_line(&status.mission.usage));
     for milestone in &status.milestones {
         println!(
             "  milestone {} {} ({})",

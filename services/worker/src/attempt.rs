@@ -1,7 +1,7 @@
 //! One feature attempt, from the task to the proposal.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sortie_agents::{AgentEvent, AgentRequest};
 use sortie_bus::Delivery;
@@ -10,7 +10,7 @@ use sortie_git::{
     Workspace, attempt_branch,
 };
 use sortie_model::protocol::{FeatureTask, IntegrationProposal, Outcome, Report};
-use sortie_model::records::Handoff;
+use sortie_model::records::{Handoff, Usage};
 use sortie_model::touches::TouchMatcher;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -218,16 +218,34 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
             *watcher_activity.lock().expect("activity lock") = event.activity();
         }
     });
+    let agent_started = Instant::now();
     let outcome = agent.run(&request, events).await;
+    let agent_wall_ms = whole_milliseconds(agent_started.elapsed());
     let _ = watcher.await;
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(error) => return failed(error.to_string(), Handoff::default()),
+        Err(error) => {
+            // The agent's time is spent even when it could not finish.
+            let usage = Usage {
+                wall_ms: agent_wall_ms,
+                ..Usage::default()
+            };
+            let handoff = Handoff {
+                usage: Some(usage),
+                ..Handoff::default()
+            };
+            return failed(error.to_string(), handoff);
+        }
     };
+    if outcome.usage.wall_ms == 0 {
+        outcome.usage.wall_ms = agent_wall_ms;
+    }
+    // Built before the failure check: a failed attempt's usage is reported too.
     let handoff = Handoff {
         summary: outcome.summary.clone(),
         left_undone: outcome.left_undone.clone(),
         commands: outcome.commands.clone(),
+        usage: Some(outcome.usage.clone()),
         ..Handoff::default()
     };
     if let Some(failure) = outcome.failure {
@@ -235,6 +253,12 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
     }
     *activity.lock().expect("activity lock") = "committing".to_owned();
     propose(task, &mut workspace, &handoff).await
+}
+
+/// A duration in milliseconds, rounded up: a run that took any time is never recorded as
+/// having taken none.
+fn whole_milliseconds(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 /// Check, commit, rebase and push the work, and say what to integrate.
@@ -319,5 +343,18 @@ async fn propose(task: &FeatureTask, workspace: &mut Workspace, handoff: &Handof
             base,
             changed_paths: changed,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_time_rounds_up_to_whole_milliseconds() {
+        assert_eq!(whole_milliseconds(Duration::ZERO), 0);
+        assert_eq!(whole_milliseconds(Duration::from_micros(1)), 1);
+        assert_eq!(whole_milliseconds(Duration::from_millis(1500)), 1500);
+        assert_eq!(whole_milliseconds(Duration::from_micros(1_500_001)), 1501);
     }
 }

@@ -5,11 +5,13 @@ mod migrations;
 mod outbox;
 mod reads;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use sortie_model::records::Usage;
 use sortie_model::{AttemptId, MissionId};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -235,6 +237,10 @@ impl Ledger for PostgresLedger {
 
     async fn findings(&self, id: MissionId) -> LedgerResult<Vec<FindingRecord>> {
         reads::findings(&**self.client().await?, id).await
+    }
+
+    async fn mission_usage(&self, ids: &[MissionId]) -> LedgerResult<HashMap<MissionId, Usage>> {
+        reads::mission_usage(&**self.client().await?, ids).await
     }
 
     async fn apply(&self, change: Change) -> LedgerResult<Applied> {

@@ -1,7 +1,9 @@
 //! Reading the ledger: rows to records.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
+use sortie_model::records::Usage;
 use sortie_model::{AttemptId, FeatureId, MilestoneId, MissionId, Plan};
 use tokio_postgres::{GenericClient, Row};
 
@@ -291,6 +293,52 @@ pub(super) async fn findings(
                 finding: from_json(row.get("finding"), "finding")?,
                 at: row.get("created_at"),
             })
+        })
+        .collect()
+}
+
+/// Every mission's usage in one statement: the handoffs' JSON is summed where it lies.
+/// `sum` skips handoffs without usage, and over only those gives null, which for dollars
+/// means "unknown".
+pub(super) async fn mission_usage(
+    client: &impl GenericClient,
+    ids: &[MissionId],
+) -> LedgerResult<HashMap<MissionId, Usage>> {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+    let rows = client
+        .query(
+            "SELECT mission_id,
+                coalesce(sum((handoff->'usage'->>'input_tokens')::bigint), 0)::bigint AS input_tokens,
+                coalesce(sum((handoff->'usage'->>'output_tokens')::bigint), 0)::bigint AS output_tokens,
+                coalesce(sum((handoff->'usage'->>'cached_input_tokens')::bigint), 0)::bigint
+                    AS cached_input_tokens,
+                sum((handoff->'usage'->>'cost_usd')::float8) AS cost_usd,
+                coalesce(sum((handoff->'usage'->>'turns')::bigint), 0)::bigint AS turns,
+                coalesce(sum((handoff->'usage'->>'tool_calls')::bigint), 0)::bigint AS tool_calls,
+                coalesce(sum((handoff->'usage'->>'wall_ms')::bigint), 0)::bigint AS wall_ms
+             FROM handoffs WHERE mission_id = ANY($1) AND handoff ? 'usage'
+             GROUP BY mission_id",
+            &[&ids],
+        )
+        .await
+        .map_err(sql_error)?;
+    rows.iter()
+        .map(|row| {
+            let count = |column: &str| -> LedgerResult<u64> {
+                u64::try_from(row.get::<_, i64>(column)).map_err(|_| {
+                    LedgerError::Corrupt(format!("handoff usage: a negative {column}"))
+                })
+            };
+            let usage = Usage {
+                input_tokens: count("input_tokens")?,
+                output_tokens: count("output_tokens")?,
+                cached_input_tokens: count("cached_input_tokens")?,
+                cost_usd: row.get("cost_usd"),
+                turns: u32::try_from(count("turns")?).unwrap_or(u32::MAX),
+                tool_calls: u32::try_from(count("tool_calls")?).unwrap_or(u32::MAX),
+                wall_ms: count("wall_ms")?,
+            };
+            Ok((MissionId(row.get("mission_id")), usage))
         })
         .collect()
 }
