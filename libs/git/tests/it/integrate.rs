@@ -297,7 +297,12 @@ async fn concurrent_integrations_of_disjoint_work_all_land() -> anyhow::Result<(
     for proposal in proposals {
         let replica = Scratch::new()?;
         let url = remote.url.clone();
-        integrations.spawn(async move { integrate(&replica.cache, &url, &proposal).await });
+        integrations.spawn(async move {
+            // The whole scratch moves in, its directory with it: capturing only the cache
+            // would delete the directory under the running integration.
+            let replica = replica;
+            integrate(&replica.cache, &url, &proposal).await
+        });
     }
     let outcomes = tokio::time::timeout(Duration::from_secs(120), integrations.join_all()).await?;
 
