@@ -14,7 +14,10 @@ use sortie_model::records::CommandRun;
 use sortie_settings::AgentProfileSettings;
 use tokio::sync::mpsc;
 
-use super::{Invocation, ProcessEnd, RunHome, StreamReader, excerpt, parse_handoff, program};
+use super::{
+    Invocation, ProcessEnd, RunHome, StreamReader, excerpt, json_line, parse_handoff, place_skill,
+    program, text_of,
+};
 use crate::process::tail;
 use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
 
@@ -122,29 +125,13 @@ impl Agent for ClaudeCode {
     ) -> Result<AgentOutcome, AgentError> {
         let home = RunHome::create(&request.workspace)?;
         if let Some(skill) = &request.skill {
-            place_skill(&home, skill)?;
+            // Claude Code finds user skills in `~/.claude/skills/<name>/SKILL.md`.
+            place_skill(&home.path().join(".claude/skills"), skill)?;
         }
         let invocation = self.invocation(request);
         let reader = Box::new(ClaudeStream::default());
         super::run("claude-code", invocation, &home, request, reader, &events).await
     }
-}
-
-/// Claude Code finds user skills in `~/.claude/skills/<name>/SKILL.md`.
-fn place_skill(
-    home: &RunHome,
-    skill: &sortie_model::plan::SkillDefinition,
-) -> Result<(), AgentError> {
-    let dir = home.path().join(".claude/skills").join(&skill.name);
-    let text = format!(
-        "---\nname: {}\ndescription: {}\n---\n\n{}\n",
-        skill.name,
-        skill.description.replace('\n', " "),
-        skill.instructions.trim()
-    );
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("SKILL.md"), text))
-        .map_err(|error| AgentError::Io(format!("placing skill {}: {error}", skill.name)))
 }
 
 /// What Claude Code's `stream-json` output has said so far.
@@ -161,14 +148,9 @@ struct ClaudeStream {
 
 impl StreamReader for ClaudeStream {
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, String> {
-        let value: Value =
-            serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
-        let kind = value
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a JSON line without a type")?;
+        let (value, kind) = json_line(line)?;
         let mut events = Vec::new();
-        match kind {
+        match kind.as_str() {
             "system" if value.get("subtype").and_then(Value::as_str) == Some("init") => {
                 events.push(AgentEvent::Init {
                     agent: "claude-code".to_owned(),
@@ -342,14 +324,6 @@ impl StreamReader for ClaudeStream {
     }
 }
 
-fn text_of(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn content_blocks(value: &Value) -> impl Iterator<Item = &Value> {
     value
         .get("message")
@@ -391,17 +365,7 @@ mod tests {
     use super::*;
 
     fn read(lines: &[&str]) -> (Vec<AgentEvent>, AgentOutcome) {
-        let mut stream = Box::new(ClaudeStream::default());
-        let mut events = Vec::new();
-        for line in lines {
-            events.extend(stream.line(line).expect("a known line"));
-        }
-        let outcome = stream.finish(ProcessEnd {
-            code: Some(0),
-            stderr_tail: String::new(),
-            garbage: Vec::new(),
-        });
-        (events, outcome)
+        crate::cli::read_all(Box::new(ClaudeStream::default()), lines)
     }
 
     const INIT: &str = r#"{"type":"system","subtype":"init","model":"claude-sonnet-4-5","session_id":"s1","tools":["Bash","Write"]}"#;

@@ -15,7 +15,8 @@ use sortie_settings::AgentProfileSettings;
 use tokio::sync::mpsc;
 
 use super::{
-    Invocation, ProcessEnd, RunHome, StreamReader, command_allowed, excerpt, parse_handoff, program,
+    Invocation, ProcessEnd, RunHome, StreamReader, command_allowed, excerpt, json_line,
+    parse_handoff, place_skill, program, text_of,
 };
 use crate::prices::{TokenPrices, prices_for};
 use crate::process::tail;
@@ -114,18 +115,7 @@ impl Agent for Codex {
             .map_err(|error| AgentError::Io(format!("creating CODEX_HOME: {error}")))?;
         if let Some(skill) = &request.skill {
             // Codex finds skills in `$CODEX_HOME/skills/<name>/SKILL.md`.
-            let dir = codex_home.join("skills").join(&skill.name);
-            let text = format!(
-                "---\nname: {}\ndescription: {}\n---\n\n{}\n",
-                skill.name,
-                skill.description.replace('\n', " "),
-                skill.instructions.trim()
-            );
-            std::fs::create_dir_all(&dir)
-                .and_then(|()| std::fs::write(dir.join("SKILL.md"), text))
-                .map_err(|error| {
-                    AgentError::Io(format!("placing skill {}: {error}", skill.name))
-                })?;
+            place_skill(&codex_home.join("skills"), skill)?;
         }
         let invocation = self.invocation(request, &home);
         let model = self.profile.model.as_deref().unwrap_or(DEFAULT_MODEL);
@@ -157,14 +147,9 @@ struct CodexStream {
 
 impl StreamReader for CodexStream {
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, String> {
-        let value: Value =
-            serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
-        let kind = value
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a JSON line without a type")?;
+        let (value, kind) = json_line(line)?;
         let mut events = Vec::new();
-        match kind {
+        match kind.as_str() {
             "thread.started" => events.push(AgentEvent::Init {
                 agent: "codex".to_owned(),
                 detail: format!("Codex, thread {}", text_of(&value, "thread_id")),
@@ -353,14 +338,6 @@ fn unwrap_shell(command: &str) -> &str {
     command
 }
 
-fn text_of(value: &Value, name: &str) -> String {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,17 +351,7 @@ mod tests {
     }
 
     fn read(lines: &[&str]) -> (Vec<AgentEvent>, AgentOutcome) {
-        let mut stream = stream();
-        let mut events = Vec::new();
-        for line in lines {
-            events.extend(stream.line(line).expect("a known line"));
-        }
-        let outcome = stream.finish(ProcessEnd {
-            code: Some(0),
-            stderr_tail: String::new(),
-            garbage: Vec::new(),
-        });
-        (events, outcome)
+        crate::cli::read_all(stream(), lines)
     }
 
     #[test]

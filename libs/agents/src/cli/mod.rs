@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use sortie_model::plan::SkillDefinition;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -296,6 +298,40 @@ pub(crate) fn excerpt(line: &str) -> String {
     }
 }
 
+/// One line of a CLI's JSON stream and its `type`; `Err` when it is not such a line.
+pub(crate) fn json_line(line: &str) -> Result<(Value, String), String> {
+    let value: Value = serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("a JSON line without a type")?
+        .to_owned();
+    Ok((value, kind))
+}
+
+/// The text field `name` of a JSON object; empty when absent.
+pub(crate) fn text_of(value: &Value, name: &str) -> String {
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Write `skill` as `dir/<name>/SKILL.md`, where CLIs that discover skills on disk look.
+pub(crate) fn place_skill(dir: &Path, skill: &SkillDefinition) -> Result<(), AgentError> {
+    let dir = dir.join(&skill.name);
+    let text = format!(
+        "---\nname: {}\ndescription: {}\n---\n\n{}\n",
+        skill.name,
+        skill.description.replace('\n', " "),
+        skill.instructions.trim()
+    );
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("SKILL.md"), text))
+        .map_err(|error| AgentError::Io(format!("placing skill {}: {error}", skill.name)))
+}
+
 /// Whether `command` starts with one of the allowed prefixes (word by word: `git status`
 /// allows `git status --short`, not `git statusx`).
 pub(crate) fn command_allowed(command: &str, allowed: &[String]) -> bool {
@@ -307,6 +343,24 @@ pub(crate) fn command_allowed(command: &str, allowed: &[String]) -> bool {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with(char::is_whitespace))
     })
+}
+
+/// Feed `lines` to `stream` and finish it as a clean exit would.
+#[cfg(test)]
+pub(crate) fn read_all(
+    mut stream: Box<dyn StreamReader>,
+    lines: &[&str],
+) -> (Vec<AgentEvent>, AgentOutcome) {
+    let mut events = Vec::new();
+    for line in lines {
+        events.extend(stream.line(line).expect("a known line"));
+    }
+    let outcome = stream.finish(ProcessEnd {
+        code: Some(0),
+        stderr_tail: String::new(),
+        garbage: Vec::new(),
+    });
+    (events, outcome)
 }
 
 #[cfg(test)]
