@@ -77,9 +77,14 @@ impl Workspace {
         cache
             .git()
             .command(parent)
+            // `--shared` borrows the mirror's objects (an alternate) instead of linking
+            // each of them into the workspace: a mirror's loose objects grow with every
+            // fetch, and linking them made each attempt's workspace slower to prepare than
+            // the last. The workspace lives minutes; the mirror prunes nothing that young.
             .args([
                 "clone",
                 "--quiet",
+                "--shared",
                 "--no-checkout",
                 "--single-branch",
                 "--branch",
