@@ -131,6 +131,7 @@ pub fn sample_plan() -> Plan {
         ],
         skills: vec![],
         services: ServicesBlock::default(),
+        mcp_servers: Vec::new(),
         scripted_fixes: vec![],
     }
 }

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AssertionId, FeatureId, MilestoneId, RepositoryName};
+use crate::mcp::McpServer;
 
 /// A mission's plan: one version of it. Every amendment is a new version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -31,6 +32,10 @@ pub struct Plan {
     pub skills: Vec<SkillDefinition>,
     #[serde(default)]
     pub services: ServicesBlock,
+    /// MCP servers the mission's agents are given, beside those the repository declares
+    /// in `.mcp.json`; a server declared here wins over a repository's of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<McpServer>,
     /// For the `scripted` agent only: the steps a fix feature performs when an assertion
     /// fails validation. A real agent works a fix out from the findings instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AssertionId, AttemptFence, MilestoneId, MissionId};
+use crate::mcp::McpServer;
 use crate::plan::{Assertion, Feature, Repository, ServicesBlock, SkillDefinition};
 use crate::records::{Evidence, Finding, Handoff};
 
@@ -42,6 +43,9 @@ pub struct FeatureTask {
     pub heartbeat_seconds: u32,
     /// The longest the attempt may run.
     pub time_limit_seconds: u32,
+    /// The MCP servers the plan declares; the worker adds the repository's `.mcp.json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<McpServer>,
 }
 
 /// A milestone validation for a validator, pinned to one commit.

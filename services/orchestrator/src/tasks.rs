@@ -95,6 +95,7 @@ pub fn feature_task(input: FeatureTaskInput<'_>, config: &Config) -> OutgoingMes
         agent: plan.settings.agents.worker.clone(),
         heartbeat_seconds: seconds(config.heartbeat).max(1),
         time_limit_seconds: seconds(config.attempt_time_limit),
+        mcp_servers: plan.mcp_servers.clone(),
     };
     outgoing(
         Topic::FeatureTask,

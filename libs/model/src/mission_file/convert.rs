@@ -1,6 +1,7 @@
 //! The raw plan, once validated, becomes a [`Plan`].
 
 use crate::ids::{AssertionId, FeatureId, MilestoneId, RepositoryName};
+use crate::mcp::McpServer;
 use crate::plan::{
     Assertion, Feature, Milestone, Plan, Repository, ScriptedFix, ScriptedStep, ServiceDefinition,
     ServicesBlock, SkillDefinition, default_base_branch, default_health_path,
@@ -123,6 +124,16 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
             })
         })
         .collect::<Option<Vec<_>>>()?;
+    let mcp_servers = raw
+        .mcp_servers
+        .into_iter()
+        .map(|server| {
+            Some(McpServer {
+                name: server.name?.text,
+                transport: server.transport?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(Plan {
         mission: raw.mission?,
         repositories,
@@ -135,6 +146,7 @@ pub(crate) fn to_plan(raw: RawPlan) -> Option<Plan> {
             commands: raw.commands,
             start,
         },
+        mcp_servers,
         scripted_fixes,
     })
 }

@@ -85,6 +85,7 @@ diagnostic_codes! {
     UnknownAssertion = "SM023", Error, "a feature or a scripted fix names an assertion that does not exist";
     UnknownService = "SM024", Error, "an HTTP check names a service that does not exist";
     InvalidSkillName = "SM025", Error, "a skill name is empty or contains whitespace";
+    InvalidMcpServerName = "SM026", Error, "an MCP server name is empty or has characters other than letters, digits, '_' and '-'";
     DependencyCycle = "SM030", Error, "features depend on each other in a cycle";
     PreconditionInLaterMilestone = "SM031", Error, "a feature depends on a feature of a later milestone";
     DuplicateListEntry = "SM032", Warning, "a list names the same thing twice";
@@ -99,6 +100,9 @@ diagnostic_codes! {
     InvalidCheck = "SM061", Error, "an assertion's check cannot work as written";
     InvalidScriptedStep = "SM070", Error, "a step of the scripted agent is malformed";
     StepOutsideTouches = "SM071", Error, "a scripted step changes a file its touches do not cover";
+    /// Neither or both of `command` and `url`, a field of the other transport, or a url
+    /// that is not http(s).
+    InvalidMcpServer = "SM080", Error, "an MCP server cannot be reached as declared";
 }
 
 impl fmt::Display for DiagnosticCode {

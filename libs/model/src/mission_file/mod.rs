@@ -18,6 +18,7 @@ mod checks;
 mod convert;
 mod diagnostic;
 mod graph;
+mod mcp;
 mod raw;
 mod read;
 mod reader;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::mcp::McpTransport;
 use crate::plan::{Check, MissionHeader, MissionSettings, ScriptedStep};
 
 use super::source::{FieldPath, Located, Span};
@@ -22,6 +23,7 @@ pub(crate) struct RawPlan {
     pub(crate) commands: BTreeMap<String, String>,
     pub(crate) services: Vec<RawService>,
     pub(crate) scripted_fixes: Vec<RawScriptedFix>,
+    pub(crate) mcp_servers: Vec<RawMcpServer>,
 }
 
 /// Where an item of an array of tables is: its `[[header]]` and its path.
@@ -111,4 +113,11 @@ pub(crate) struct RawService {
     pub(crate) health: Option<String>,
     pub(crate) health_timeout_seconds: Option<u32>,
     pub(crate) stop: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RawMcpServer {
+    pub(crate) name: Option<Located>,
+    /// `None` when it was wrong; the error has been reported.
+    pub(crate) transport: Option<McpTransport>,
 }

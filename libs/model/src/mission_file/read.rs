@@ -7,6 +7,7 @@ use crate::plan::{AgentProfiles, MissionHeader, MissionSettings};
 
 use super::checks::read_check;
 use super::diagnostic::DiagnosticCode;
+use super::mcp::{MCP_SERVER_FIELDS, read_mcp_server};
 use super::raw::{
     ItemPlace, RawAssertion, RawFeature, RawMilestone, RawPlan, RawRepository, RawService, RawSkill,
 };
@@ -25,6 +26,7 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "skills",
     "services",
     "scripted_fixes",
+    "mcp_servers",
 ];
 const MISSION_FIELDS: &[&str] = &["name", "goal"];
 const REPOSITORY_FIELDS: &[&str] = &["name", "url", "base_branch", "integration_branch"];
@@ -117,6 +119,11 @@ pub(crate) fn read_plan(document: &toml::Spanned<DeTable<'_>>, sink: &mut Sink<'
         .iter()
         .map(|table| read_scripted_fix(table, sink))
         .collect();
+    let mcp_servers = root
+        .array_of_tables("mcp_servers", MCP_SERVER_FIELDS, sink)
+        .iter()
+        .map(|table| read_mcp_server(table, sink))
+        .collect();
     let mut raw = RawPlan {
         mission,
         repositories,
@@ -126,6 +133,7 @@ pub(crate) fn read_plan(document: &toml::Spanned<DeTable<'_>>, sink: &mut Sink<'
         assertions,
         skills,
         scripted_fixes,
+        mcp_servers,
         ..RawPlan::default()
     };
     if let Some(services) = root.optional_table("services", SERVICES_FIELDS, sink) {

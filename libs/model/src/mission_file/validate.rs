@@ -38,6 +38,11 @@ pub(crate) fn validate(raw: &RawPlan, sink: &mut Sink<'_>) {
         sink,
     );
     unique_ids(
+        "MCP server name",
+        raw.mcp_servers.iter().map(|item| &item.name),
+        sink,
+    );
+    unique_ids(
         "scripted fix for assertion",
         raw.scripted_fixes.iter().map(|item| &item.assertion),
         sink,

@@ -62,6 +62,7 @@ fn plan(milestones: &[&str], features: Vec<Feature>) -> Plan {
         assertions: Vec::new(),
         skills: Vec::new(),
         services: Default::default(),
+        mcp_servers: Vec::new(),
         scripted_fixes: Vec::new(),
     }
 }

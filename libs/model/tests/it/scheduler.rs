@@ -151,6 +151,7 @@ fn build_plan(
         assertions: Vec::new(),
         skills: Vec::new(),
         services: ServicesBlock::default(),
+        mcp_servers: Vec::new(),
         scripted_fixes: Vec::new(),
     }
 }

@@ -502,6 +502,7 @@ pub(crate) fn plan_of(task: &ValidationTask) -> Plan {
         assertions: task.assertions.clone(),
         skills: Vec::new(),
         services: task.services.clone(),
+        mcp_servers: Vec::new(),
         scripted_fixes: Vec::new(),
     }
 }

@@ -6,6 +6,7 @@ mod errors_references;
 mod errors_structure;
 mod errors_values;
 mod example;
+mod mcp_servers;
 mod notes_example;
 mod properties;
 mod scripted;
