@@ -28,12 +28,15 @@ use tokio::sync::mpsc;
 
 pub use scripted::ScriptedAgent;
 
-/// What a worker asks an agent to do.
+/// What a worker or a validator asks an agent to do.
 #[derive(Clone, Debug)]
 pub struct AgentRequest {
     /// The git workspace the agent works in.
     pub workspace: PathBuf,
-    pub feature: Feature,
+    /// What the agent may do there: change it (a worker) or only read it (a reviewer).
+    pub role: AgentRole,
+    /// What it is asked: a feature to build, or a brief to answer.
+    pub task: AgentTask,
     pub skill: Option<SkillDefinition>,
     /// The repository's AGENTS.md, when it has one.
     pub agents_md: Option<String>,
@@ -44,6 +47,62 @@ pub struct AgentRequest {
     pub allowed_commands: Vec<String>,
     /// At most this many model turns, when set; otherwise the agent's own limit.
     pub max_turns: Option<u32>,
+}
+
+impl AgentRequest {
+    /// The task's title, for what was left undone when a run fails.
+    pub fn title(&self) -> &str {
+        match &self.task {
+            AgentTask::Feature(feature) => &feature.title,
+            AgentTask::Brief(brief) => &brief.title,
+        }
+    }
+
+    /// The feature's id or the brief's title, for logs.
+    pub fn subject(&self) -> &str {
+        match &self.task {
+            AgentTask::Feature(feature) => feature.id.as_str(),
+            AgentTask::Brief(brief) => &brief.title,
+        }
+    }
+}
+
+/// What an agent may do in its workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AgentRole {
+    /// Builds a feature: reads, writes and runs the allowed commands.
+    #[default]
+    Worker,
+    /// Judges work: reads and runs the allowed commands, never edits a file. The `llm`
+    /// agent has no write tools, Claude Code is denied its edit tools, Codex runs in a
+    /// read-only sandbox.
+    Reviewer,
+}
+
+/// What an agent is asked to do.
+#[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one task per agent run, never kept in bulk"
+)]
+pub enum AgentTask {
+    /// A feature of the plan, for a worker.
+    Feature(Feature),
+    /// A brief of the caller's own (a validator's check), answered in its format.
+    Brief(Brief),
+}
+
+/// A task that is not a feature: what to do, and the form of the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Brief {
+    /// A short name for it (`check VAL-API-001`).
+    pub title: String,
+    /// What to do, in Markdown.
+    pub text: String,
+    /// The exact form the final answer must take; the agent ends with it (the `llm` agent
+    /// as `finish`'s summary, a CLI agent as its final message), and the run's
+    /// [`AgentOutcome::summary`] carries it.
+    pub answer_format: String,
 }
 
 /// The commands a coding agent may run unless its request says otherwise: reading the

@@ -12,7 +12,7 @@ use sortie_model::plan::ScriptedStep;
 use tokio::sync::mpsc;
 
 use crate::process::run_shell;
-use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
+use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentTask};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ScriptedAgent;
@@ -32,7 +32,24 @@ impl Agent for ScriptedAgent {
             // A worker that stopped listening does not stop the work.
             let _ = events.send(event);
         };
-        let feature = &request.feature;
+        let feature = match &request.task {
+            AgentTask::Feature(feature) => feature,
+            AgentTask::Brief(brief) => {
+                let message = format!(
+                    "the scripted agent has no model and cannot answer {:?}; name an agent \
+                     profile that uses one",
+                    brief.title
+                );
+                emit(AgentEvent::Error {
+                    message: message.clone(),
+                });
+                return Ok(AgentOutcome {
+                    left_undone: vec![brief.title.clone()],
+                    failure: Some(message),
+                    ..AgentOutcome::default()
+                });
+            }
+        };
         emit(AgentEvent::Init {
             agent: "scripted".to_owned(),
             detail: format!(
@@ -261,7 +278,8 @@ mod tests {
         let workspace = tempfile::tempdir().expect("workspace");
         let request = AgentRequest {
             workspace: workspace.path().to_path_buf(),
-            feature: feature(steps),
+            role: crate::AgentRole::Worker,
+            task: AgentTask::Feature(feature(steps)),
             skill: None,
             agents_md: None,
             time_limit: limit,

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sortie_agents::{AgentEvent, AgentRequest};
+use sortie_agents::{AgentEvent, AgentRequest, AgentRole, AgentTask};
 use sortie_bus::Delivery;
 use sortie_git::{
     ATTEMPT_TRAILER, CommitMessage, EPOCH_TRAILER, FEATURE_TRAILER, MISSION_TRAILER, RebaseOutcome,
@@ -203,7 +203,8 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
     };
     let request = AgentRequest {
         workspace: dir.clone(),
-        feature: task.feature.clone(),
+        role: AgentRole::Worker,
+        task: AgentTask::Feature(task.feature.clone()),
         skill,
         agents_md,
         time_limit: Duration::from_secs(u64::from(task.time_limit_seconds.max(1))),

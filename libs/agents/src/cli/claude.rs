@@ -4,6 +4,7 @@
 //! request's command prefixes (`Bash(cargo test:*)`), and the web tools are denied. Turns
 //! and dollars are limited by the CLI itself (`--max-turns`, `--max-budget-usd`). The
 //! feature's skill is placed where Claude Code looks for skills, in the run's own home.
+//! A reviewer gets no edit tools: Edit, Write, MultiEdit and NotebookEdit are denied.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -19,7 +20,7 @@ use super::{
     program, text_of,
 };
 use crate::process::tail;
-use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
+use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentRole};
 
 /// The tools a worker's Claude Code may use besides the shell.
 const WORKER_TOOLS: &[&str] = &[
@@ -34,8 +35,14 @@ const WORKER_TOOLS: &[&str] = &[
     "TodoWrite",
 ];
 
+/// The tools a reviewer's Claude Code may use besides the shell: none that writes.
+const REVIEWER_TOOLS: &[&str] = &["Read", "Glob", "Grep", "LS", "TodoWrite"];
+
 /// Tools that reach outside the workspace.
 const DENIED_TOOLS: &[&str] = &["WebFetch", "WebSearch"];
+
+/// Tools that change files, denied to a reviewer.
+const WRITE_TOOLS: &[&str] = &["Edit", "MultiEdit", "Write", "NotebookEdit"];
 
 /// The Claude Code adapter, for one profile.
 #[derive(Debug, Clone)]
@@ -57,10 +64,18 @@ impl ClaudeCode {
             "stream-json".into(),
             "--verbose".into(),
             "--no-session-persistence".into(),
-            "--permission-mode".into(),
-            "acceptEdits".into(),
         ];
-        let mut allowed: Vec<String> = WORKER_TOOLS.iter().map(|tool| (*tool).to_owned()).collect();
+        let (permission_mode, tools, denied) = match request.role {
+            AgentRole::Worker => ("acceptEdits", WORKER_TOOLS, DENIED_TOOLS.to_vec()),
+            AgentRole::Reviewer => (
+                "default",
+                REVIEWER_TOOLS,
+                [DENIED_TOOLS, WRITE_TOOLS].concat(),
+            ),
+        };
+        args.push("--permission-mode".into());
+        args.push(permission_mode.into());
+        let mut allowed: Vec<String> = tools.iter().map(|tool| (*tool).to_owned()).collect();
         allowed.extend(
             request
                 .allowed_commands
@@ -70,7 +85,7 @@ impl ClaudeCode {
         args.push("--allowedTools".into());
         args.push(allowed.join(",").into());
         args.push("--disallowedTools".into());
-        args.push(DENIED_TOOLS.join(",").into());
+        args.push(denied.join(",").into());
         if let Some(turns) = request.max_turns.or(profile.max_turns) {
             args.push("--max-turns".into());
             args.push(turns.to_string().into());
@@ -366,6 +381,32 @@ mod tests {
 
     fn read(lines: &[&str]) -> (Vec<AgentEvent>, AgentOutcome) {
         crate::cli::read_all(Box::new(ClaudeStream::default()), lines)
+    }
+
+    #[test]
+    fn a_reviewer_is_denied_the_edit_tools() {
+        let request = crate::cli::review_request(std::path::Path::new("/tmp/checkout"));
+        let invocation = ClaudeCode::new(AgentProfileSettings::of_kind(
+            sortie_settings::AgentKind::ClaudeCode,
+        ))
+        .invocation(&request);
+        let args: Vec<String> = invocation
+            .args
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        let after = |flag: &str| {
+            let index = args.iter().position(|arg| arg == flag).expect(flag);
+            args[index + 1].clone()
+        };
+        assert_eq!(after("--permission-mode"), "default");
+        let allowed = after("--allowedTools");
+        assert_eq!(allowed, "Read,Glob,Grep,LS,TodoWrite,Bash(cat:*)");
+        let denied = after("--disallowedTools");
+        for tool in ["Edit", "MultiEdit", "Write", "NotebookEdit", "WebFetch"] {
+            assert!(denied.split(',').any(|name| name == tool), "{denied}");
+        }
+        assert!(after("-p").contains("<verdict>pass</verdict>"));
     }
 
     const INIT: &str = r#"{"type":"system","subtype":"init","model":"claude-sonnet-4-5","session_id":"s1","tools":["Bash","Write"]}"#;

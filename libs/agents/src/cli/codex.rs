@@ -1,7 +1,7 @@
 //! OpenAI's Codex CLI, driven as `codex exec --json`.
 //!
 //! Codex runs its commands in its own sandbox (`--sandbox workspace-write`: writes only in
-//! the workspace, no network) and asks no one for approval. It has no list of allowed
+//! the workspace, no network; a reviewer's is `read-only`) and asks no one for approval. It has no list of allowed
 //! command prefixes, so Sortie judges its commands afterwards: a run that ran a command
 //! outside the request's allowed prefixes fails, naming the commands. Codex reports
 //! tokens but not dollars; dollars come from the price table (see [`crate::prices`]).
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::prices::{TokenPrices, prices_for};
 use crate::process::tail;
-use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
+use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentRole};
 
 /// The model Codex runs when its profile names none, for the price table.
 const DEFAULT_MODEL: &str = "gpt-5-codex";
@@ -46,7 +46,11 @@ impl Codex {
             "--json".into(),
             "--skip-git-repo-check".into(),
             "--sandbox".into(),
-            "workspace-write".into(),
+            match request.role {
+                AgentRole::Worker => "workspace-write",
+                AgentRole::Reviewer => "read-only",
+            }
+            .into(),
             "--cd".into(),
             request.workspace.clone().into_os_string(),
         ];
@@ -352,6 +356,27 @@ mod tests {
 
     fn read(lines: &[&str]) -> (Vec<AgentEvent>, AgentOutcome) {
         crate::cli::read_all(stream(), lines)
+    }
+
+    #[test]
+    fn a_reviewer_runs_in_a_read_only_sandbox() {
+        let workspace = tempfile::tempdir().expect("workspace");
+        let request = crate::cli::review_request(workspace.path());
+        let home = RunHome::create(workspace.path()).expect("home");
+        let invocation = Codex::new(AgentProfileSettings::of_kind(
+            sortie_settings::AgentKind::Codex,
+        ))
+        .invocation(&request, &home);
+        let args: Vec<String> = invocation
+            .args
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        let sandbox = args
+            .iter()
+            .position(|arg| arg == "--sandbox")
+            .expect("sandbox");
+        assert_eq!(args[sandbox + 1], "read-only");
     }
 
     #[test]

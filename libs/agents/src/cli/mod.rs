@@ -274,7 +274,7 @@ pub(crate) async fn run(
             message: failure.clone(),
         });
         if outcome.left_undone.is_empty() {
-            outcome.left_undone.push(request.feature.title.clone());
+            outcome.left_undone.push(request.title().to_owned());
         }
     }
     Ok(outcome)
@@ -343,6 +343,25 @@ pub(crate) fn command_allowed(command: &str, allowed: &[String]) -> bool {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with(char::is_whitespace))
     })
+}
+
+/// A reviewer's request with a brief, for the adapters' invocation tests.
+#[cfg(test)]
+pub(crate) fn review_request(workspace: &Path) -> AgentRequest {
+    AgentRequest {
+        workspace: workspace.to_path_buf(),
+        role: crate::AgentRole::Reviewer,
+        task: crate::AgentTask::Brief(crate::Brief {
+            title: "Check VAL-API-001".to_owned(),
+            text: "Does the README say how to run it?".to_owned(),
+            answer_format: "<verdict>pass</verdict>".to_owned(),
+        }),
+        skill: None,
+        agents_md: None,
+        time_limit: Duration::from_secs(60),
+        allowed_commands: vec!["cat".to_owned()],
+        max_turns: None,
+    }
 }
 
 /// Feed `lines` to `stream` and finish it as a clean exit would.

@@ -10,7 +10,7 @@ use super::client::{CompletionError, ModelClient};
 use super::conversation::{Conversation, Message, ToolResult, TurnUsage};
 use super::tools::{self, FINISH, ToolOutcome, ToolSpec, Toolbox};
 use super::{LlmConfig, prompt};
-use crate::{AgentError, AgentEvent, AgentOutcome, AgentRequest};
+use crate::{AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentRole};
 
 /// After the deadline, how long the run may take to notice it before it is dropped.
 const BACKSTOP: Duration = Duration::from_secs(5);
@@ -20,6 +20,9 @@ const EVENT_OUTPUT_CHARS: usize = 4_000;
 const KEEP_GOING: &str = "Continue the work with the tools. When the feature is done, or \
                           you cannot go further, call finish with a summary and what was \
                           left undone.";
+const KEEP_REVIEWING: &str = "Continue the review with the tools. When you have your \
+                              answer, call finish with it, in the form the brief asks, as \
+                              the summary.";
 const CUT_AT_OUTPUT_LIMIT: &str = "Your answer was cut at the output token limit. Continue \
                                    in smaller steps, with the tools.";
 
@@ -41,6 +44,8 @@ struct Session<'a> {
     tool_definitions_chars: usize,
     conversation: Conversation,
     outcome: AgentOutcome,
+    /// What the model is told when it answers without calling a tool.
+    keep_going: &'static str,
     events: mpsc::UnboundedSender<AgentEvent>,
 }
 
@@ -54,6 +59,7 @@ pub(crate) async fn run(
     let max_turns = request.max_turns.unwrap_or(config.max_turns).max(1);
     let toolbox = Toolbox::new(
         &request.workspace,
+        request.role,
         request.allowed_commands.clone(),
         config.command_timeout,
     )
@@ -63,7 +69,7 @@ pub(crate) async fn run(
             request.workspace.display()
         ))
     })?;
-    let tools = tools::specs();
+    let tools = tools::specs_for(request.role);
     let tool_definitions_chars = tools
         .iter()
         .map(|tool| tool.name.len() + tool.description.len() + tool.parameters.to_string().len())
@@ -76,6 +82,10 @@ pub(crate) async fn run(
         tool_definitions_chars,
         conversation: Conversation::new(prompt::system(request), prompt::task(request)),
         outcome: AgentOutcome::default(),
+        keep_going: match request.role {
+            AgentRole::Worker => KEEP_GOING,
+            AgentRole::Reviewer => KEEP_REVIEWING,
+        },
         events,
     };
     session.emit(AgentEvent::Init {
@@ -90,7 +100,6 @@ pub(crate) async fn run(
     let ended = tokio::time::timeout_at(deadline + BACKSTOP, session.drive(deadline, max_turns))
         .await
         .unwrap_or(Ended::TimeLimit);
-    let feature = &request.feature;
     let failure = match ended {
         Ended::Finished {
             summary,
@@ -112,12 +121,12 @@ pub(crate) async fn run(
             message: failure.clone(),
         });
         session.outcome.summary = format!("llm agent stopped: {failure}");
-        session.outcome.left_undone.push(feature.title.clone());
+        session.outcome.left_undone.push(request.title().to_owned());
         session.outcome.failure = Some(failure);
     }
     let usage = &session.outcome.usage;
     tracing::info!(
-        feature = %feature.id,
+        task = %request.subject(),
         model = %config.model,
         turns = usage.turns,
         tool_calls = usage.tool_calls,
@@ -178,7 +187,7 @@ impl Session<'_> {
             let nudge = if reply.hit_output_limit() {
                 CUT_AT_OUTPUT_LIMIT
             } else {
-                KEEP_GOING
+                self.keep_going
             };
             self.conversation.messages.push(Message::Assistant {
                 text: reply.text,

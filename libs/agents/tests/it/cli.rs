@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sortie_agents::{AgentEvent, AgentOutcome, AgentRequest, for_profile};
+use sortie_agents::{AgentEvent, AgentOutcome, AgentRequest, AgentRole, AgentTask, for_profile};
 use sortie_model::plan::{Feature, SkillDefinition};
 use sortie_settings::{AgentKind, AgentProfileSettings, Secret};
 use sortie_test_support::agent_cli;
@@ -54,7 +54,8 @@ fn workspace() -> TempDir {
 fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
     AgentRequest {
         workspace: workspace.to_path_buf(),
-        feature: feature(),
+        role: AgentRole::Worker,
+        task: AgentTask::Feature(feature()),
         skill: Some(SkillDefinition {
             name: "writing".to_owned(),
             description: "Writes short text files".to_owned(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sortie_agents::llm::{LlmAgent, LlmConfig, Protocol, RetryPolicy, TokenPrices};
-use sortie_agents::{Agent, AgentEvent, AgentOutcome, AgentRequest};
+use sortie_agents::{Agent, AgentEvent, AgentOutcome, AgentRequest, AgentRole, AgentTask};
 use sortie_model::plan::Feature;
 use sortie_settings::Secret;
 use sortie_test_support::model_server::{ModelServer, RecordedRequest, Script, Turn, Usage};
@@ -36,7 +36,8 @@ fn feature() -> Feature {
 fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
     AgentRequest {
         workspace: workspace.to_path_buf(),
-        feature: feature(),
+        role: AgentRole::Worker,
+        task: AgentTask::Feature(feature()),
         skill: None,
         agents_md: Some("Keep files short.".to_owned()),
         time_limit,

@@ -15,10 +15,13 @@ use sortie_model::records::CommandRun;
 use tokio::time::Instant;
 
 use super::conversation::ToolCall;
+use crate::AgentRole;
 use crate::process::run_shell;
 
 pub(crate) const FINISH: &str = "finish";
 pub(crate) const RUN_COMMAND: &str = "run_command";
+/// The tools that change files, which a reviewer does not get.
+const WRITE_TOOLS: [&str; 2] = ["write_file", "edit_file"];
 
 /// A tool as the model sees it: a name, what it does, and a JSON schema of its arguments.
 #[derive(Clone, Debug)]
@@ -26,6 +29,24 @@ pub(crate) struct ToolSpec {
     pub(crate) name: &'static str,
     pub(crate) description: &'static str,
     pub(crate) parameters: Value,
+}
+
+/// The tools of a role: a reviewer gets no write tools, and its `finish` carries its
+/// answer.
+pub(crate) fn specs_for(role: AgentRole) -> Vec<ToolSpec> {
+    let mut specs = specs();
+    if role == AgentRole::Reviewer {
+        specs.retain(|spec| !WRITE_TOOLS.contains(&spec.name));
+        for spec in &mut specs {
+            if spec.name == FINISH {
+                spec.description = "End your review: your whole answer, in the form the \
+                                    brief asks, as the summary. Call it exactly once, last.";
+                spec.parameters["properties"]["summary"]["description"] =
+                    json!("your whole answer, in the form the brief asks");
+            }
+        }
+    }
+    specs
 }
 
 pub(crate) fn specs() -> Vec<ToolSpec> {
@@ -164,6 +185,8 @@ impl ToolReport {
 #[derive(Clone, Debug)]
 pub(crate) struct Toolbox {
     workspace: Arc<PathBuf>,
+    /// A reviewer's: the write tools are refused.
+    read_only: bool,
     allowed_commands: Vec<String>,
     command_timeout: Duration,
 }
@@ -185,11 +208,13 @@ struct FinishArgs {
 impl Toolbox {
     pub(crate) fn new(
         workspace: &Path,
+        role: AgentRole,
         allowed_commands: Vec<String>,
         command_timeout: Duration,
     ) -> std::io::Result<Self> {
         Ok(Self {
             workspace: Arc::new(workspace.canonicalize()?),
+            read_only: role == AgentRole::Reviewer,
             allowed_commands,
             command_timeout,
         })
@@ -203,6 +228,12 @@ impl Toolbox {
             call.arguments.as_str()
         };
         let report = match call.name.as_str() {
+            name if self.read_only && WRITE_TOOLS.contains(&name) => ToolReport {
+                content: format!("{name} is not available: a reviewer never changes a file"),
+                is_error: true,
+                denied: true,
+                ..ToolReport::default()
+            },
             "read_file" => self.blocking(arguments, files::read).await,
             "write_file" => self.blocking(arguments, files::write).await,
             "edit_file" => self.blocking(arguments, files::edit).await,
@@ -308,5 +339,41 @@ pub(crate) fn describe(call: &ToolCall) -> String {
     match arguments[field].as_str() {
         Some(value) => value.to_owned(),
         None => call.arguments.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reviewer_has_no_write_tools_and_is_refused_them() {
+        let names: Vec<&str> = specs_for(AgentRole::Reviewer)
+            .iter()
+            .map(|spec| spec.name)
+            .collect();
+        assert!(!names.contains(&"write_file") && !names.contains(&"edit_file"));
+        assert!(names.contains(&RUN_COMMAND) && names.contains(&FINISH));
+        assert_eq!(specs_for(AgentRole::Worker).len(), specs().len());
+
+        let workspace = tempfile::tempdir().expect("workspace");
+        let toolbox = Toolbox::new(
+            workspace.path(),
+            AgentRole::Reviewer,
+            Vec::new(),
+            Duration::from_secs(5),
+        )
+        .expect("toolbox");
+        let call = ToolCall {
+            id: "c1".to_owned(),
+            name: "write_file".to_owned(),
+            arguments: r#"{"path":"a.txt","content":"x"}"#.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let ToolOutcome::Done(report) = toolbox.call(&call, deadline).await else {
+            panic!("write_file does not finish the run");
+        };
+        assert!(report.denied && report.is_error, "{report:?}");
+        assert!(!workspace.path().join("a.txt").exists());
     }
 }
