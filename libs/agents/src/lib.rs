@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sortie_model::mcp::McpServer;
 use sortie_model::plan::{Feature, SkillDefinition};
 use sortie_model::records::CommandRun;
 use sortie_settings::{AgentKind, AgentProfileSettings};
@@ -47,6 +48,9 @@ pub struct AgentRequest {
     pub allowed_commands: Vec<String>,
     /// At most this many model turns, when set; otherwise the agent's own limit.
     pub max_turns: Option<u32>,
+    /// MCP servers the agent is given, when its kind supports MCP (`claude-code`,
+    /// `codex`); the others run without them.
+    pub mcp_servers: Vec<McpServer>,
 }
 
 impl AgentRequest {

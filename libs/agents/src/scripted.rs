@@ -285,6 +285,7 @@ mod tests {
             time_limit: limit,
             allowed_commands: Vec::new(),
             max_turns: None,
+            mcp_servers: Vec::new(),
         };
         let (sender, mut receiver) = mpsc::unbounded_channel();
         let outcome = ScriptedAgent.run(&request, sender).await.expect("run");

@@ -210,6 +210,7 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         time_limit: Duration::from_secs(u64::from(task.time_limit_seconds.max(1))),
         allowed_commands: sortie_agents::default_allowed_commands(),
         max_turns: None,
+        mcp_servers: Vec::new(),
     };
     let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
     let watcher_activity = Arc::clone(&activity);

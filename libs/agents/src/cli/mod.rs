@@ -361,6 +361,7 @@ pub(crate) fn review_request(workspace: &Path) -> AgentRequest {
         time_limit: Duration::from_secs(60),
         allowed_commands: vec!["cat".to_owned()],
         max_turns: None,
+        mcp_servers: Vec::new(),
     }
 }
 

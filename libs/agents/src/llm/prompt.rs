@@ -170,6 +170,7 @@ mod tests {
             time_limit: Duration::from_secs(60),
             allowed_commands: vec!["cargo test".to_owned()],
             max_turns: None,
+            mcp_servers: Vec::new(),
         };
         let system = system(&request);
         assert!(system.contains("# Skill: backend"));
@@ -199,6 +200,7 @@ mod tests {
             time_limit: Duration::from_secs(60),
             allowed_commands: vec!["cat".to_owned()],
             max_turns: None,
+            mcp_servers: Vec::new(),
         };
         let system = system(&request);
         assert!(system.contains("you never change a file"), "{system}");

@@ -65,6 +65,7 @@ fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
         time_limit,
         allowed_commands: vec!["echo".to_owned(), "ls".to_owned(), "cat".to_owned()],
         max_turns: Some(8),
+        mcp_servers: Vec::new(),
     }
 }
 

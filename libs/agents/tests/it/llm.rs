@@ -43,6 +43,7 @@ fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
         time_limit,
         allowed_commands: vec!["cat".to_owned(), "ls".to_owned()],
         max_turns: None,
+        mcp_servers: Vec::new(),
     }
 }
 
