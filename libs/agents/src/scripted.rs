@@ -28,6 +28,14 @@ impl Agent for ScriptedAgent {
         request: &AgentRequest,
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Result<AgentOutcome, AgentError> {
+        if !request.mcp_servers.is_empty() {
+            let names: Vec<&str> = request
+                .mcp_servers
+                .iter()
+                .map(|server| server.name.as_str())
+                .collect();
+            tracing::debug!(agent = "scripted", servers = ?names, "this agent does not support MCP; it runs without the request's MCP servers");
+        }
         let emit = |event: AgentEvent| {
             // A worker that stopped listening does not stop the work.
             let _ = events.send(event);

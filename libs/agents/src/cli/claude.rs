@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::path::Path;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -55,7 +56,9 @@ impl ClaudeCode {
         Self { profile }
     }
 
-    fn invocation(&self, request: &AgentRequest) -> Invocation {
+    /// `mcp_config`: the file [`super::mcp::write_claude_config`] wrote, when the request
+    /// has MCP servers.
+    fn invocation(&self, request: &AgentRequest, mcp_config: Option<&Path>) -> Invocation {
         let profile = &self.profile;
         let mut args: Vec<OsString> = vec![
             "-p".into(),
@@ -82,10 +85,17 @@ impl ClaudeCode {
                 .iter()
                 .map(|prefix| format!("Bash({prefix}:*)")),
         );
+        allowed.extend(super::mcp::claude_allowed_tools(&request.mcp_servers));
         args.push("--allowedTools".into());
         args.push(allowed.join(",").into());
         args.push("--disallowedTools".into());
         args.push(denied.join(",").into());
+        if let Some(config) = mcp_config {
+            args.push("--mcp-config".into());
+            args.push(config.into());
+        }
+        // Only the request's servers, never one from a file in the workspace.
+        args.push("--strict-mcp-config".into());
         if let Some(turns) = request.max_turns.or(profile.max_turns) {
             args.push("--max-turns".into());
             args.push(turns.to_string().into());
@@ -143,7 +153,8 @@ impl Agent for ClaudeCode {
             // Claude Code finds user skills in `~/.claude/skills/<name>/SKILL.md`.
             place_skill(&home.path().join(".claude/skills"), skill)?;
         }
-        let invocation = self.invocation(request);
+        let mcp_config = super::mcp::write_claude_config(home.path(), &request.mcp_servers)?;
+        let invocation = self.invocation(request, mcp_config.as_deref());
         let reader = Box::new(ClaudeStream::default());
         super::run("claude-code", invocation, &home, request, reader, &events).await
     }
@@ -389,7 +400,7 @@ mod tests {
         let invocation = ClaudeCode::new(AgentProfileSettings::of_kind(
             sortie_settings::AgentKind::ClaudeCode,
         ))
-        .invocation(&request);
+        .invocation(&request, None);
         let args: Vec<String> = invocation
             .args
             .iter()

@@ -87,6 +87,10 @@ impl Codex {
             env.insert("OPENAI_API_KEY".to_owned(), key.clone());
             env.insert("CODEX_API_KEY".to_owned(), key);
         }
+        for setting in super::mcp::codex_overrides(&request.mcp_servers) {
+            args.push("-c".into());
+            args.push(setting.into());
+        }
         args.extend(profile.args.iter().map(OsString::from));
         args.push(super::prompt::prompt(request).into());
         Invocation {

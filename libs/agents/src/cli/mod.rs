@@ -14,6 +14,7 @@
 pub mod claude;
 pub mod codex;
 mod handoff;
+mod mcp;
 mod prompt;
 
 use std::collections::BTreeMap;

@@ -181,6 +181,14 @@ impl Agent for LlmAgent {
         request: &AgentRequest,
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Result<AgentOutcome, AgentError> {
+        if !request.mcp_servers.is_empty() {
+            let names: Vec<&str> = request
+                .mcp_servers
+                .iter()
+                .map(|server| server.name.as_str())
+                .collect();
+            tracing::debug!(agent = "llm", servers = ?names, "this agent does not support MCP; it runs without the request's MCP servers");
+        }
         run::run(&self.client, &self.config, request, events).await
     }
 }

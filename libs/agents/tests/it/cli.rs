@@ -39,7 +39,7 @@ fn feature() -> Feature {
 
 /// A workspace outside the system's temporary directory: Codex will not build its
 /// sandbox helper inside it.
-fn workspace() -> TempDir {
+pub(crate) fn workspace() -> TempDir {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agent-cli");
     std::fs::create_dir_all(&root).expect("the scratch root");
     let dir = tempfile::Builder::new()
@@ -51,7 +51,7 @@ fn workspace() -> TempDir {
     dir
 }
 
-fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
+pub(crate) fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
     AgentRequest {
         workspace: workspace.to_path_buf(),
         role: AgentRole::Worker,
@@ -69,7 +69,11 @@ fn request(workspace: &Path, time_limit: Duration) -> AgentRequest {
     }
 }
 
-fn profile(kind: AgentKind, command: &Path, server: &ModelServer) -> AgentProfileSettings {
+pub(crate) fn profile(
+    kind: AgentKind,
+    command: &Path,
+    server: &ModelServer,
+) -> AgentProfileSettings {
     let mut profile = AgentProfileSettings::of_kind(kind);
     profile.command = Some(command.display().to_string());
     profile.api_key = Some(Secret::new("sk-scripted"));
@@ -83,7 +87,7 @@ fn profile(kind: AgentKind, command: &Path, server: &ModelServer) -> AgentProfil
     profile
 }
 
-async fn run(
+pub(crate) async fn run(
     profile: AgentProfileSettings,
     request: &AgentRequest,
 ) -> (AgentOutcome, Vec<AgentEvent>) {
@@ -98,7 +102,7 @@ async fn run(
     (outcome, events)
 }
 
-fn home_of(workspace: &Path) -> std::path::PathBuf {
+pub(crate) fn home_of(workspace: &Path) -> std::path::PathBuf {
     let mut name = workspace.file_name().expect("a name").to_os_string();
     name.push(".home");
     workspace.with_file_name(name)

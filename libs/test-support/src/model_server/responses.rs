@@ -29,14 +29,21 @@ fn output(reply: &Reply, turn: usize) -> Vec<Value> {
         }));
     }
     for (index, (call_id, call)) in reply.identified_calls(turn).into_iter().enumerate() {
-        items.push(json!({
+        let mut item = json!({
             "type": "function_call",
             "id": format!("fc_scripted_{turn}_{index}"),
             "call_id": call_id,
             "name": call.name,
             "arguments": call.arguments.to_string(),
             "status": "completed",
-        }));
+        });
+        // A tool of a namespace (Codex offers each MCP server's tools as one) is called
+        // by its name within the namespace, with the namespace beside it.
+        if let Some((namespace, name)) = call.name.split_once('/') {
+            item["namespace"] = json!(namespace);
+            item["name"] = json!(name);
+        }
+        items.push(item);
     }
     items
 }
