@@ -66,6 +66,14 @@ pub struct ValidationTask {
     pub run_user_testing: bool,
     pub heartbeat_seconds: u32,
     pub time_limit_seconds: u32,
+    /// The validator's agent profile (`settings.agents.validator`), which judges the agent
+    /// checks; `scripted` judges none.
+    #[serde(default = "scripted_validator")]
+    pub agent: String,
+}
+
+fn scripted_validator() -> String {
+    "scripted".to_owned()
 }
 
 /// What a worker or validator tells the orchestrator about an attempt.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::AssertionId;
+use crate::plan::EvidenceKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,11 +118,102 @@ pub enum Evidence {
     Note {
         text: String,
     },
+    /// A passage an agent quoted, which the validator found verbatim in a file of the
+    /// checkout.
+    FileExcerpt {
+        /// The file, relative to the checkout.
+        path: String,
+        excerpt: String,
+    },
+    /// A PNG image an agent named, which the validator found (in the checkout or the
+    /// validation's logs) starting with the PNG signature.
+    Screenshot {
+        path: String,
+        bytes: u64,
+    },
+}
+
+/// The programs whose successful run is an HTTP exchange an agent made.
+const HTTP_CLIENTS: &[&str] = &["curl", "wget", "http", "https", "xh"];
+
+impl Evidence {
+    /// Whether this evidence is of the kind an agent check asks for. An `http_exchange`
+    /// is an exchange the validator made, or a command an agent ran with an HTTP client
+    /// (`curl`, `wget`, ...) that exited 0; a `command` is any command with an exit code.
+    pub fn shows(&self, kind: EvidenceKind) -> bool {
+        match (self, kind) {
+            (Evidence::Command(run), EvidenceKind::Command) => run.exit_code.is_some(),
+            (Evidence::HttpExchange { .. }, EvidenceKind::HttpExchange) => true,
+            (Evidence::Command(run), EvidenceKind::HttpExchange) => run.made_http_request(),
+            (Evidence::FileExcerpt { .. }, EvidenceKind::FileExcerpt) => true,
+            (Evidence::Screenshot { .. }, EvidenceKind::Screenshot) => true,
+            _ => false,
+        }
+    }
+}
+
+impl CommandRun {
+    /// Whether the command ran an HTTP client (`curl`, `wget`, HTTPie, `xh`) as one of
+    /// its simple commands, and exited 0.
+    pub fn made_http_request(&self) -> bool {
+        self.exit_code == Some(0)
+            && self
+                .command
+                .split(['|', ';', '&', '\n', '(', ')'])
+                .filter_map(|part| {
+                    part.split_whitespace()
+                        .find(|word| !word.contains('='))
+                        .map(|word| word.rsplit('/').next().unwrap_or(word))
+                })
+                .any(|program| HTTP_CLIENTS.contains(&program))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(command: &str, exit_code: Option<i32>) -> Evidence {
+        Evidence::Command(CommandRun {
+            command: command.to_owned(),
+            exit_code,
+            output_tail: String::new(),
+            duration_ms: 1,
+        })
+    }
+
+    #[test]
+    fn evidence_shows_the_kinds_it_is() {
+        assert!(run("cargo test", Some(1)).shows(EvidenceKind::Command));
+        assert!(!run("cargo test", None).shows(EvidenceKind::Command));
+        assert!(
+            run("curl -s http://127.0.0.1:8080/health", Some(0)).shows(EvidenceKind::HttpExchange)
+        );
+        assert!(
+            run("cd app && /usr/bin/curl -sf localhost", Some(0)).shows(EvidenceKind::HttpExchange)
+        );
+        assert!(
+            !run("curl -s http://127.0.0.1:8080/health", Some(7)).shows(EvidenceKind::HttpExchange)
+        );
+        assert!(!run("cat curl.txt", Some(0)).shows(EvidenceKind::HttpExchange));
+        let excerpt = Evidence::FileExcerpt {
+            path: "README.md".to_owned(),
+            excerpt: "# app".to_owned(),
+        };
+        assert!(excerpt.shows(EvidenceKind::FileExcerpt));
+        assert!(!excerpt.shows(EvidenceKind::Screenshot));
+        let note = Evidence::Note {
+            text: "looks fine".to_owned(),
+        };
+        for kind in [
+            EvidenceKind::Command,
+            EvidenceKind::HttpExchange,
+            EvidenceKind::Screenshot,
+            EvidenceKind::FileExcerpt,
+        ] {
+            assert!(!note.shows(kind), "{kind:?}");
+        }
+    }
 
     fn usage(input_tokens: u64, cost_usd: Option<f64>) -> Usage {
         Usage {

@@ -156,6 +156,7 @@ pub fn validation_task(input: ValidationTaskInput<'_>, config: &Config) -> Outgo
         run_user_testing: !plan.settings.skip_user_testing,
         heartbeat_seconds: seconds(config.heartbeat).max(1),
         time_limit_seconds: seconds(config.attempt_time_limit),
+        agent: plan.settings.agents.validator.clone(),
     };
     outgoing(
         Topic::ValidationTask,

@@ -4,7 +4,7 @@
 //! must prove, and every scrutiny step the mission runs, the evidence itself must show the
 //! expected outcome (the exit code, the output, the HTTP status and body).
 
-use sortie_model::plan::{Assertion, Check, EvidenceKind, Plan};
+use sortie_model::plan::{Assertion, Check, Plan};
 use sortie_model::protocol::CheckResult;
 use sortie_model::records::{Evidence, Finding, Severity};
 
@@ -160,12 +160,7 @@ fn assertion_proven(assertion: &Assertion, result: Option<&CheckResult>) -> Resu
         Check::Agent { evidence, .. } => {
             let missing: Vec<String> = evidence
                 .iter()
-                .filter(|kind| {
-                    !result
-                        .evidence
-                        .iter()
-                        .any(|given| evidence_is(given, **kind))
-                })
+                .filter(|kind| !result.evidence.iter().any(|given| given.shows(**kind)))
                 .map(|kind| format!("{kind:?}"))
                 .collect();
             if missing.is_empty() {
@@ -180,18 +175,10 @@ fn assertion_proven(assertion: &Assertion, result: Option<&CheckResult>) -> Resu
     }
 }
 
-fn evidence_is(evidence: &Evidence, kind: EvidenceKind) -> bool {
-    match (evidence, kind) {
-        (Evidence::Command(_), EvidenceKind::Command) => true,
-        (Evidence::HttpExchange { .. }, EvidenceKind::HttpExchange) => true,
-        (Evidence::Note { .. }, EvidenceKind::Screenshot | EvidenceKind::FileExcerpt) => false,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sortie_model::plan::EvidenceKind;
     use sortie_model::records::CommandRun;
 
     fn command_assertion(expect_output: Option<&str>) -> Assertion {
@@ -260,6 +247,39 @@ mod tests {
         assert!(!verdict.proven);
         let wrong_exit = [result(true, vec![run(2, "all good")])];
         assert!(!verify(&plan_without_scrutiny(), &[&assertion], &wrong_exit, vec![]).proven);
+    }
+
+    #[test]
+    fn an_agent_verdict_is_proven_only_with_every_kind_of_evidence_it_asks_for() {
+        let assertion = Assertion {
+            id: "VAL-API-001".into(),
+            statement: "the README says how to run it".to_owned(),
+            check: Check::Agent {
+                instructions: "Read the README.".to_owned(),
+                evidence: vec![EvidenceKind::Command, EvidenceKind::FileExcerpt],
+            },
+        };
+        let excerpt = Evidence::FileExcerpt {
+            path: "README.md".to_owned(),
+            excerpt: "cargo run".to_owned(),
+        };
+        let both = [result(true, vec![run(0, ""), excerpt])];
+        assert!(verify(&plan_without_scrutiny(), &[&assertion], &both, vec![]).proven);
+        let only_a_command = [result(true, vec![run(0, "")])];
+        let verdict = verify(
+            &plan_without_scrutiny(),
+            &[&assertion],
+            &only_a_command,
+            vec![],
+        );
+        assert!(!verdict.proven);
+        assert!(
+            verdict.findings[0]
+                .summary
+                .ends_with("lacks evidence: FileExcerpt"),
+            "{}",
+            verdict.findings[0].summary
+        );
     }
 
     #[test]

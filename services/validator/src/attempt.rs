@@ -173,6 +173,7 @@ async fn validate(
         deadline,
         http: &validator.http,
         activity,
+        agents: &validator.config.agents,
     };
     Ok(validation.run().await)
 }

@@ -1,10 +1,11 @@
 //! The validator's own settings, taken from Sortie's layered settings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sortie_git::GitConfig;
-use sortie_settings::Settings;
+use sortie_settings::{AgentProfileSettings, Settings};
 
 /// Where checkouts and mirrors go unless the config says otherwise.
 pub const DEFAULT_WORKSPACE_ROOT: &str = ".sortie/validator";
@@ -19,6 +20,9 @@ pub struct Config {
     pub workspace_root: PathBuf,
     pub git: GitConfig,
     pub limits: Limits,
+    /// The agent profiles of the settings (`agents.<name>`), by name: a task's validator
+    /// profile is looked up here.
+    pub agents: BTreeMap<String, AgentProfileSettings>,
 }
 
 /// The limits of what a validation runs. Each is cut short by the validation's own time
@@ -29,6 +33,8 @@ pub struct Limits {
     pub scrutiny_step: Duration,
     /// A command assertion that names no `timeout_seconds`.
     pub command_assertion: Duration,
+    /// One agent-judged assertion: the validator agent's whole run.
+    pub agent_check: Duration,
     /// One HTTP assertion's request and answer.
     pub http_request: Duration,
     /// A service's `stop` command.
@@ -45,6 +51,7 @@ impl Default for Limits {
         Self {
             scrutiny_step: Duration::from_secs(30 * 60),
             command_assertion: Duration::from_secs(300),
+            agent_check: Duration::from_secs(15 * 60),
             http_request: Duration::from_secs(30),
             service_stop_command: Duration::from_secs(30),
             service_stop_grace: Duration::from_secs(10),
@@ -69,6 +76,7 @@ impl Config {
             workspace_root: PathBuf::from(DEFAULT_WORKSPACE_ROOT),
             git: GitConfig::default(),
             limits: Limits::default(),
+            agents: settings.agents.clone(),
         }
     }
 

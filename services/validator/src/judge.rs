@@ -43,7 +43,7 @@ impl Outcome {
     }
 }
 
-fn judged(
+pub(crate) fn judged(
     assertion: Option<&AssertionId>,
     check: &str,
     evidence: Vec<Evidence>,

@@ -7,7 +7,9 @@
 //! - **command assertions**: a shell command, its exit code and output;
 //! - **user-testing**: the services started and waited on until healthy, the HTTP
 //!   assertions called, the services stopped;
-//! - **agent assertions**: the scripted validator cannot judge them, and says so.
+//! - **agent assertions**: the task's validator agent profile, run as a read-only reviewer
+//!   in the checkout, answers with a verdict and evidence, and code checks that evidence
+//!   before it accepts a pass; the `scripted` profile cannot judge them, and says so.
 //!
 //! It returns every check with its evidence (exit codes, output tails, HTTP exchanges) and
 //! a finding for each check that failed, then acknowledges the task.
@@ -21,6 +23,7 @@
 //! passes, when the validation ends, or when the validation is dropped; the whole
 //! validation has a hard time limit.
 
+mod agent_check;
 mod attempt;
 pub mod config;
 pub mod error;
@@ -31,6 +34,7 @@ mod services;
 mod shell;
 mod text;
 mod validation;
+mod verdict;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -160,6 +160,8 @@ fn shrink(evidence: &mut [Evidence], limit: usize) {
             Evidence::Command(run) => keep_tail(&mut run.output_tail, limit),
             Evidence::HttpExchange { body_excerpt, .. } => keep_head(body_excerpt, limit),
             Evidence::Note { text } => keep_head(text, limit.max(1024)),
+            Evidence::FileExcerpt { excerpt, .. } => keep_head(excerpt, limit.max(1024)),
+            Evidence::Screenshot { .. } => {}
         }
     }
 }

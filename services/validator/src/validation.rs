@@ -17,11 +17,16 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use sortie_agents::Agent;
+use sortie_settings::AgentProfileSettings;
+
+use crate::agent_check::AgentCheck;
 use crate::config::Limits;
 use crate::http::{exchange, local_url};
 use crate::judge::{self, ASSERTION, HttpExpectation, Judged, Outcome, seconds};
 use crate::services::{self, RunningService, StopLimits};
 use crate::shell::{self, ShellCommand};
+use crate::verdict::Places;
 
 /// The scrutiny steps, in the order they run.
 pub const SCRUTINY_STEPS: [&str; 3] = ["build", "test", "lint"];
@@ -43,6 +48,8 @@ pub(crate) struct Validation<'a> {
     pub(crate) http: &'a Client,
     /// What is being done now, for heartbeats.
     pub(crate) activity: &'a watch::Sender<String>,
+    /// The settings' agent profiles, where the task's validator profile is found.
+    pub(crate) agents: &'a BTreeMap<String, AgentProfileSettings>,
 }
 
 /// Why a service cannot be called.
@@ -65,12 +72,16 @@ impl Validation<'_> {
         let assertions = &self.task.assertions;
         let mut results: Vec<Option<Judged>> = vec![None; assertions.len()];
         let mut http_checks = Vec::new();
+        let mut reviewer = None;
         for (index, assertion) in assertions.iter().enumerate() {
             match &assertion.check {
                 Check::Command { .. } => {
                     results[index] = Some(self.command_assertion(index, assertion).await);
                 }
-                Check::Agent { .. } => results[index] = Some(judge::agent(&assertion.id)),
+                Check::Agent { .. } => {
+                    let agent = reviewer.get_or_insert_with(|| self.reviewer());
+                    results[index] = Some(self.agent_assertion(assertion, agent).await);
+                }
                 Check::Http { .. } => http_checks.push(index),
             }
         }
@@ -139,6 +150,58 @@ impl Validation<'_> {
         };
         let finished = shell::run(shell, limit).await;
         judge::scrutiny(step, &finished)
+    }
+
+    /// The task's validator agent: none for the scripted profile, which cannot judge;
+    /// `Err` when the profile cannot be made.
+    fn reviewer(&self) -> Result<Option<Box<dyn Agent>>, String> {
+        let name = &self.task.agent;
+        match sortie_agents::for_profile(name, self.agents) {
+            Ok(agent) if agent.name() == "scripted" => Ok(None),
+            Ok(agent) => Ok(Some(agent)),
+            Err(error) => Err(format!("the validator agent {name:?}: {error}")),
+        }
+    }
+
+    async fn agent_assertion(
+        &self,
+        assertion: &Assertion,
+        reviewer: &Result<Option<Box<dyn Agent>>, String>,
+    ) -> Judged {
+        let Check::Agent {
+            instructions,
+            evidence,
+        } = &assertion.check
+        else {
+            unreachable!("only agent checks are judged by an agent");
+        };
+        let agent = match reviewer {
+            Ok(Some(agent)) => agent.as_ref(),
+            Ok(None) => return judge::agent(&assertion.id),
+            Err(reason) => {
+                return judge::not_run(Some(&assertion.id), ASSERTION, reason, Vec::new());
+            }
+        };
+        let Some(limit) = self.limit(self.limits.agent_check) else {
+            return judge::not_run(
+                Some(&assertion.id),
+                ASSERTION,
+                &self.out_of_time(),
+                Vec::new(),
+            );
+        };
+        self.set_activity(format!("checking {}", assertion.id));
+        info!(assertion = %assertion.id, agent = %self.task.agent, "asking the validator agent");
+        let check = AgentCheck {
+            agent,
+            task: self.task,
+            places: Places {
+                checkout: self.checkout,
+                logs: self.logs,
+            },
+            activity: self.activity,
+        };
+        check.run(assertion, instructions, evidence, limit).await
     }
 
     async fn command_assertion(&self, index: usize, assertion: &Assertion) -> Judged {

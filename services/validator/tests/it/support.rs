@@ -1,6 +1,7 @@
 //! A validator running in-process on a test's own bus prefix, a fixture repository with a
 //! tiny HTTP service, and the reports the validator sends.
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use sortie_model::plan::{
 use sortie_model::protocol::{CheckResult, Report, RepositoryTarget, ValidationTask, kind};
 use sortie_model::records::{Evidence, Finding};
 use sortie_model::{AssertionId, AttemptFence, AttemptId, MilestoneId, MissionId};
+use sortie_settings::AgentProfileSettings;
 use sortie_test_support::{BareRepo, GitFixture, TestNats};
 use sortie_validator::{Application, Config, Limits};
 use tempfile::TempDir;
@@ -120,6 +122,7 @@ pub(crate) fn task(repository: &BareRepo, commit: &str) -> ValidationTask {
         run_user_testing: true,
         heartbeat_seconds: 1,
         time_limit_seconds: 120,
+        agent: "scripted".to_owned(),
     }
 }
 
@@ -272,6 +275,14 @@ impl Harness {
 
     /// Start a validator that, when stopped, gives running validations `grace`.
     pub(crate) async fn start_with(grace: Duration) -> Self {
+        Self::start_with_agents(grace, BTreeMap::new()).await
+    }
+
+    /// Start a validator whose settings have the agent profiles `agents`.
+    pub(crate) async fn start_with_agents(
+        grace: Duration,
+        agents: BTreeMap<String, AgentProfileSettings>,
+    ) -> Self {
         let nats = TestNats::new().await.expect("the test NATS");
         let bus = JetStreamBus::connect(nats.url(), nats.prefix(), bus_options())
             .await
@@ -289,6 +300,7 @@ impl Harness {
             workspace_root: root.path().to_path_buf(),
             git: sortie_git::GitConfig::default(),
             limits: test_limits(),
+            agents,
         };
         let application = Application::with_config(Arc::clone(&bus) as Arc<dyn Bus>, config)
             .expect("a validator");
