@@ -3,7 +3,9 @@
 //! A worker hands an agent a workspace and a request (the feature, its skill, the
 //! repository's AGENTS.md, limits); the agent works in the workspace and reports what it
 //! did as a stream of [`AgentEvent`]s and an [`AgentOutcome`]. The worker, not the agent,
-//! commits, checks the feature's `touches` and integrates.
+//! commits, checks the feature's `touches` and integrates. A validator hands an agent a
+//! brief instead, as a reviewer ([`AgentRole::Reviewer`]) that may read and run but never
+//! change the workspace, and checks the answer's evidence itself.
 //!
 //! The `scripted` agent needs no model and performs the steps the plan gives a feature; it
 //! is labelled as what it is in every event it emits. The `llm` agent ([`llm::LlmAgent`])
