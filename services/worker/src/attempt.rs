@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::{Worker, reports, skills};
+use crate::{Worker, mcp, reports, skills};
 
 /// How an attempt ended, before it is reported.
 struct Finished {
@@ -197,6 +197,10 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         Ok(skill) => skill,
         Err(error) => return failed(error.to_string(), Handoff::default()),
     };
+    let mcp_servers = match mcp::servers_for_attempt(&task.mcp_servers, &dir).await {
+        Ok(servers) => servers,
+        Err(error) => return failed(error.to_string(), Handoff::default()),
+    };
     let agent = match sortie_agents::for_profile(&task.agent, &worker.agents) {
         Ok(agent) => agent,
         Err(error) => return failed(error.to_string(), Handoff::default()),
@@ -210,7 +214,7 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         time_limit: Duration::from_secs(u64::from(task.time_limit_seconds.max(1))),
         allowed_commands: sortie_agents::default_allowed_commands(),
         max_turns: None,
-        mcp_servers: Vec::new(),
+        mcp_servers,
     };
     let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
     let watcher_activity = Arc::clone(&activity);

@@ -13,6 +13,7 @@
 //! the orchestrator integrates a proposal only after checking the attempt's fence.
 
 mod attempt;
+pub mod mcp;
 mod reports;
 pub mod skills;
 
