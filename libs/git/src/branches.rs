@@ -3,7 +3,7 @@
 
 use crate::cache::RepoCache;
 use crate::error::{GitError, GitResult};
-use crate::push::{PushResult, push_with_lease};
+use crate::push::{PushResult, delete_with_lease, push_with_lease};
 use crate::refs::{CommitId, validate_branch_name};
 use crate::url::strip_credentials;
 
@@ -94,4 +94,22 @@ pub async fn ensure_branch(
         branch: branch.to_owned(),
         attempts,
     })
+}
+
+/// Delete `branch` on the remote if it is still at `expected`; a branch that is gone
+/// already, or has moved on, is left as it is. Returns whether it was deleted. Pushes
+/// from the URL's existing mirror without fetching it first (a deletion carries no
+/// objects); the mirror is made if there is none.
+pub async fn delete_branch_if_at(
+    cache: &RepoCache,
+    url: &str,
+    branch: &str,
+    expected: &CommitId,
+) -> GitResult<bool> {
+    validate_branch_name(branch)?;
+    let mirror = match cache.existing_mirror(url).await? {
+        Some(mirror) => mirror,
+        None => cache.mirror(url).await?,
+    };
+    Ok(delete_with_lease(&mirror, branch, expected).await? == PushResult::Pushed)
 }

@@ -88,6 +88,16 @@ impl RepoCache {
         &self.git
     }
 
+    /// The mirror of `url` as it is, without a fetch; none when there is no mirror yet.
+    pub async fn existing_mirror(&self, url: &str) -> GitResult<Option<Mirror>> {
+        let mirror = Mirror {
+            path: self.root.join(mirror_dir_name(url)),
+            url: url.to_owned(),
+            git: self.git.clone(),
+        };
+        Ok(exists(&mirror.path.join("HEAD")).await?.then_some(mirror))
+    }
+
     /// The mirror of `url`, brought up to date: cloned the first time, fetched (with
     /// pruning) after that.
     pub async fn mirror(&self, url: &str) -> GitResult<Mirror> {

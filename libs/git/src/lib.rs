@@ -31,7 +31,7 @@ mod touches;
 mod url;
 mod workspace;
 
-pub use branches::{branch_tip, ensure_branch, is_ancestor};
+pub use branches::{branch_tip, delete_branch_if_at, ensure_branch, is_ancestor};
 pub use cache::{Mirror, RepoCache};
 pub use checkout::{checkout_commit, remove_workspace};
 pub use config::{GitConfig, Identity};

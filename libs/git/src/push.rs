@@ -21,6 +21,25 @@ pub(crate) async fn push_with_lease(
     new: &CommitId,
     expected: Option<&CommitId>,
 ) -> GitResult<PushResult> {
+    swap(mirror, branch, Some(new), expected).await
+}
+
+/// Deletes `branch` on the mirror's remote only if it is at `expected` now.
+pub(crate) async fn delete_with_lease(
+    mirror: &Mirror,
+    branch: &str,
+    expected: &CommitId,
+) -> GitResult<PushResult> {
+    swap(mirror, branch, None, Some(expected)).await
+}
+
+/// Sets (`Some`) or deletes (`None`) `branch`, leased on `expected`.
+async fn swap(
+    mirror: &Mirror,
+    branch: &str,
+    new: Option<&CommitId>,
+    expected: Option<&CommitId>,
+) -> GitResult<PushResult> {
     let destination = format!("refs/heads/{branch}");
     let expected_text = expected.map(CommitId::as_str).unwrap_or_default();
     let output = mirror
@@ -30,7 +49,10 @@ pub(crate) async fn push_with_lease(
         .arg(format!("--force-with-lease={destination}:{expected_text}"))
         .arg("--")
         .arg(mirror.url())
-        .arg(format!("{}:{destination}", new.as_str()))
+        .arg(format!(
+            "{}:{destination}",
+            new.map(CommitId::as_str).unwrap_or_default()
+        ))
         .remote()
         .output()
         .await?;
@@ -84,8 +106,8 @@ enum StatusClass {
 
 fn classify(status: &RefStatus) -> StatusClass {
     match status.flag {
-        // Fast-forward, forced update, new ref, or already up to date.
-        ' ' | '+' | '*' | '=' => StatusClass::Updated,
+        // Fast-forward, forced update, new ref, deleted ref, or already up to date.
+        ' ' | '+' | '*' | '-' | '=' => StatusClass::Updated,
         '!' if status.summary.starts_with("[rejected]") => StatusClass::Moved,
         // The remote lost the race inside its own ref transaction.
         '!' if status.summary.contains("lock") || status.summary.contains("failed to update") => {

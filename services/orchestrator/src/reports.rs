@@ -390,7 +390,28 @@ async fn feature_finished(
         });
     core.apply(change).await?;
     info!(%mission, %feature, commit = %commit.short(), "feature done");
+    if let (Some(proposal), Some(target)) = (
+        proposal,
+        tasks::repository_target(&plan.plan, mission, &spec.repository),
+    ) {
+        remove_attempt_branch(core, &target.repository.url, proposal).await;
+    }
     Ok(())
+}
+
+/// The work is on the integration branch and in the ledger: the attempt's branch has
+/// served its purpose, and left in place it would make every fetch of the repository,
+/// by every worker, slower as the mission grows. It goes only while it still holds the
+/// attempt's commit. The branches of failed attempts stay, for people to look at.
+async fn remove_attempt_branch(core: &Core, url: &str, proposal: &IntegrationProposal) {
+    let Ok(commit) = sortie_git::CommitId::parse(&proposal.commit) else {
+        return;
+    };
+    if let Err(error) =
+        sortie_git::delete_branch_if_at(&core.repos, url, &proposal.branch, &commit).await
+    {
+        tracing::warn!(%error, branch = %proposal.branch, "could not remove an integrated attempt's branch");
+    }
 }
 
 fn describe_failure(reason: &str, conflicting_paths: &[String]) -> String {

@@ -1,5 +1,6 @@
 use sortie_git::{
-    GitError, IntegrationOutcome, RepoCache, branch_tip, ensure_branch, integrate, is_ancestor,
+    GitError, IntegrationOutcome, RepoCache, branch_tip, delete_branch_if_at, ensure_branch,
+    integrate, is_ancestor,
 };
 use sortie_model::ErrorKind;
 
@@ -30,6 +31,26 @@ async fn branch_tip_asks_the_remote() -> anyhow::Result<()> {
         branch_tip(&scratch.cache, &remote.url, "main").await?,
         Some(commit_id(&moved))
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_branch_is_deleted_only_while_it_holds_the_expected_commit() -> anyhow::Result<()> {
+    let remote = remote()?;
+    let scratch = Scratch::new()?;
+    let main = commit_id(&remote.tip("main")?.unwrap());
+    remote.set_branch("sortie/attempts/a-1", "main")?;
+    remote.set_branch("sortie/attempts/a-2", "main")?;
+    let moved = remote.commit_files("sortie/attempts/a-2", &[("m", "m")], "moved on")?;
+
+    assert!(delete_branch_if_at(&scratch.cache, &remote.url, "sortie/attempts/a-1", &main).await?);
+    assert_eq!(remote.tip("sortie/attempts/a-1")?, None);
+    // Moved on since: left alone.
+    assert!(!delete_branch_if_at(&scratch.cache, &remote.url, "sortie/attempts/a-2", &main).await?);
+    assert_eq!(remote.tip("sortie/attempts/a-2")?, Some(moved));
+    // Gone already: nothing to do, and no error.
+    assert!(!delete_branch_if_at(&scratch.cache, &remote.url, "sortie/attempts/a-1", &main).await?);
+    assert_eq!(remote.tip("main")?.as_deref(), Some(main.as_str()));
     Ok(())
 }
 
