@@ -293,14 +293,18 @@ pub enum AgentKind {
     ClaudeCode,
     /// OpenAI's Codex CLI (`codex exec`).
     Codex,
+    /// Any agent that speaks the Agent Client Protocol on its standard input and output,
+    /// started with the profile's `command` and `args`.
+    Acp,
 }
 
 impl AgentKind {
-    pub const ALL: [AgentKind; 4] = [
+    pub const ALL: [AgentKind; 5] = [
         AgentKind::Scripted,
         AgentKind::Llm,
         AgentKind::ClaudeCode,
         AgentKind::Codex,
+        AgentKind::Acp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -309,6 +313,7 @@ impl AgentKind {
             AgentKind::Llm => "llm",
             AgentKind::ClaudeCode => "claude-code",
             AgentKind::Codex => "codex",
+            AgentKind::Acp => "acp",
         }
     }
 }

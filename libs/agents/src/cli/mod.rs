@@ -11,6 +11,7 @@
 //! whose result says it failed, or whose tool calls were denied, fails with that reason;
 //! a run that changed nothing is failed by the worker.
 
+pub mod acp;
 pub mod claude;
 pub mod codex;
 mod handoff;
@@ -26,8 +27,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sortie_model::plan::SkillDefinition;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::process::{ProcessGroup, tail};
 use crate::{AgentError, AgentEvent, AgentOutcome, AgentRequest};
@@ -58,7 +60,7 @@ const INHERITED_VARIABLES: &[&str] = &[
 ];
 
 /// How many lines that are not the CLI's JSON a run may print before it is stopped.
-const GARBAGE_LINES_ALLOWED: usize = 20;
+pub(crate) const GARBAGE_LINES_ALLOWED: usize = 20;
 
 /// One CLI run: the program, its arguments and its environment.
 #[derive(Debug)]
@@ -150,24 +152,37 @@ impl Drop for RunHome {
     }
 }
 
-/// Run `invocation` in the request's workspace with `home` as its home, feeding each line
-/// of its standard output to `reader` and its events to `events`, until it ends or the
-/// request's time limit kills it.
-pub(crate) async fn run(
+/// A started CLI: the child, its process group (killed when dropped), its piped output
+/// and, when asked for, its piped input.
+pub(crate) struct Started {
+    pub child: Child,
+    pub group: ProcessGroup,
+    pub stdout: ChildStdout,
+    pub stdin: Option<ChildStdin>,
+    /// The end of what it prints on standard error, once it closes it.
+    pub stderr_task: JoinHandle<String>,
+}
+
+/// Start `invocation` in the request's workspace with `home` as its home, the environment
+/// cleared down to [`INHERITED_VARIABLES`], in a process group of its own. Its standard
+/// input is piped when `with_stdin`, else closed.
+pub(crate) fn start(
     agent: &str,
-    invocation: Invocation,
+    invocation: &Invocation,
     home: &RunHome,
     request: &AgentRequest,
-    mut reader: Box<dyn StreamReader>,
-    events: &mpsc::UnboundedSender<AgentEvent>,
-) -> Result<AgentOutcome, AgentError> {
-    let started = Instant::now();
+    with_stdin: bool,
+) -> Result<Started, AgentError> {
     let mut command = Command::new(&invocation.program);
     command
         .args(&invocation.args)
         .current_dir(&request.workspace)
         .env_clear()
-        .stdin(Stdio::null())
+        .stdin(if with_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -188,12 +203,41 @@ pub(crate) async fn run(
     // Killed when the run ends, however it ends: nothing the CLI started outlives it.
     let group = ProcessGroup::led_by(child.id());
     let stdout = child.stdout.take().expect("stdout is piped");
+    let stdin = child.stdin.take();
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let stderr_task = tokio::spawn(async move {
         let mut buffer = Vec::new();
         let _ = stderr.read_to_end(&mut buffer).await;
         tail(&buffer)
     });
+    Ok(Started {
+        child,
+        group,
+        stdout,
+        stdin,
+        stderr_task,
+    })
+}
+
+/// Run `invocation` in the request's workspace with `home` as its home, feeding each line
+/// of its standard output to `reader` and its events to `events`, until it ends or the
+/// request's time limit kills it.
+pub(crate) async fn run(
+    agent: &str,
+    invocation: Invocation,
+    home: &RunHome,
+    request: &AgentRequest,
+    mut reader: Box<dyn StreamReader>,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+) -> Result<AgentOutcome, AgentError> {
+    let started = Instant::now();
+    let Started {
+        mut child,
+        group,
+        stdout,
+        stdin: _,
+        stderr_task,
+    } = start(agent, &invocation, home, request, false)?;
 
     let mut lines = BufReader::new(stdout).lines();
     let mut garbage = Vec::new();

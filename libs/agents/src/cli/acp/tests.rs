@@ -1,0 +1,171 @@
+//! The ACP client against a scripted agent (`peer_script.py`, run by Python 3).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sortie_settings::{AgentKind, AgentProfileSettings};
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+
+use super::Acp;
+use crate::{Agent, AgentEvent, AgentOutcome, AgentRole};
+
+const SCRIPT: &str = include_str!("peer_script.py");
+
+/// A workspace with a README, and the scripted agent beside it.
+fn workspace() -> (TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().expect("a scratch directory");
+    let workspace = root.path().join("ws");
+    std::fs::create_dir_all(workspace.join("src")).expect("the workspace");
+    std::fs::write(workspace.join("README.md"), "# app\n").expect("README.md");
+    std::fs::write(root.path().join("peer_script.py"), SCRIPT).expect("the script");
+    (root, workspace)
+}
+
+async fn run(
+    root: &Path,
+    workspace: &Path,
+    scenario: &str,
+    time_limit: Duration,
+) -> (AgentOutcome, Vec<AgentEvent>) {
+    let mut profile = AgentProfileSettings::of_kind(AgentKind::Acp);
+    profile.command = Some("python3".to_owned());
+    profile.args = vec![
+        root.join("peer_script.py").display().to_string(),
+        scenario.to_owned(),
+    ];
+    let mut request = crate::cli::review_request(workspace);
+    request.role = AgentRole::Worker;
+    request.allowed_commands = vec!["ls".to_owned(), "cat".to_owned()];
+    request.time_limit = time_limit;
+    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let outcome = Acp::new(profile)
+        .run(&request, sender)
+        .await
+        .expect("the agent runs");
+    let mut events = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        events.push(event);
+    }
+    (outcome, events)
+}
+
+#[tokio::test]
+async fn a_file_is_written_through_the_client_and_the_handoff_and_usage_are_read() {
+    let (root, workspace) = workspace();
+    let (outcome, events) = run(root.path(), &workspace, "write", Duration::from_secs(30)).await;
+
+    assert_eq!(outcome.failure, None, "{events:#?}");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("src/greeting.txt")).expect("the file"),
+        "Hello!\n"
+    );
+    assert_eq!(outcome.summary, "Wrote src/greeting.txt.");
+    assert!(outcome.left_undone.is_empty(), "{:?}", outcome.left_undone);
+    assert_eq!(outcome.usage.input_tokens, 120);
+    assert_eq!(outcome.usage.output_tokens, 30);
+    assert_eq!(outcome.usage.tool_calls, 1);
+    let texts: Vec<&str> = events
+        .iter()
+        .filter_map(|event| match event {
+            AgentEvent::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let final_text = texts.last().expect("the final message");
+    // The permission was granted, the file read, and the terminal (not offered) refused
+    // as an unknown method.
+    assert!(final_text.contains("permission yes"), "{final_text}");
+    assert!(final_text.contains("write ok"), "{final_text}");
+    assert!(final_text.contains(r##"read "# app\n""##), "{final_text}");
+    assert!(final_text.contains("terminal -32601"), "{final_text}");
+    assert!(
+        matches!(&events[0], AgentEvent::Init { detail, .. } if detail.contains("scripted-acp"))
+    );
+    assert!(events.iter().any(|event| matches!(
+        event,
+        AgentEvent::ToolCall { tool, input } if tool == "edit" && input == "Write src/greeting.txt"
+    )));
+    assert!(matches!(events.last(), Some(AgentEvent::Result { .. })));
+}
+
+#[tokio::test]
+async fn a_command_outside_the_allowed_prefixes_and_a_write_outside_the_workspace_are_denied() {
+    let (root, workspace) = workspace();
+    let (outcome, events) = run(root.path(), &workspace, "deny", Duration::from_secs(30)).await;
+
+    let failure = outcome.failure.expect("a denied run fails");
+    assert!(
+        failure.contains("`rm -rf src` is not an allowed command"),
+        "{failure}"
+    );
+    assert!(failure.contains("outside the workspace"), "{failure}");
+    assert!(!root.path().join("outside.txt").exists());
+    assert!(workspace.join("src").is_dir());
+    let texts: Vec<&AgentEvent> = events
+        .iter()
+        .filter(|event| matches!(event, AgentEvent::Text { .. }))
+        .collect();
+    assert!(
+        matches!(texts.last(), Some(AgentEvent::Text { text }) if text == "rm no; escape error"),
+        "{texts:?}"
+    );
+    assert!(events.iter().any(|event| matches!(
+        event,
+        AgentEvent::ToolResult { denied: true, tool, .. } if tool == "execute"
+    )));
+    assert_eq!(outcome.left_undone, vec!["Check VAL-API-001".to_owned()]);
+}
+
+#[tokio::test]
+async fn an_agent_that_prints_no_json_rpc_is_stopped() {
+    let (root, workspace) = workspace();
+    let started = Instant::now();
+    let (outcome, _) = run(root.path(), &workspace, "garbage", Duration::from_secs(60)).await;
+
+    let failure = outcome.failure.expect("garbage fails the run");
+    assert!(failure.contains("not JSON-RPC"), "{failure}");
+    assert!(failure.contains("loading plugin 0"), "{failure}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it was stopped, not waited for"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_agent_is_killed_with_what_it_started_at_the_time_limit() {
+    let (root, workspace) = workspace();
+    let started = Instant::now();
+    let (outcome, _) = run(root.path(), &workspace, "hang", Duration::from_secs(3)).await;
+
+    let failure = outcome.failure.expect("a hang fails the run");
+    assert!(failure.contains("time limit of 3s"), "{failure}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let pid = std::fs::read_to_string(workspace.join("sleeper.pid")).expect("the sleeper's pid");
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // Gone, or a zombie nobody has reaped yet: either way no longer running.
+        let state = std::fs::read_to_string(&stat).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent's child still runs: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn a_profile_without_a_command_is_a_configuration_error() {
+    let (_root, workspace) = workspace();
+    let request = crate::cli::review_request(&workspace);
+    let (sender, _receiver) = mpsc::unbounded_channel();
+    let error = Acp::new(AgentProfileSettings::of_kind(AgentKind::Acp))
+        .run(&request, sender)
+        .await
+        .expect_err("no command");
+    assert!(error.to_string().contains("needs a command"), "{error}");
+}
