@@ -70,6 +70,10 @@ pub struct ValidationTask {
     /// checks; `scripted` judges none.
     #[serde(default = "scripted_validator")]
     pub agent: String,
+    /// The milestone's features in this repository (fix features included), for the
+    /// review half of scrutiny.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<Feature>,
 }
 
 fn scripted_validator() -> String {

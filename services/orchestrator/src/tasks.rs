@@ -142,6 +142,11 @@ pub fn validation_task(input: ValidationTaskInput<'_>, config: &Config) -> Outgo
         .into_iter()
         .cloned()
         .collect();
+    let features = plan
+        .features_of(input.milestone)
+        .filter(|feature| feature.repository == input.target.repository.name)
+        .cloned()
+        .collect();
     let task = ValidationTask {
         mission: input.mission,
         mission_name: plan.mission.name.clone(),
@@ -157,6 +162,7 @@ pub fn validation_task(input: ValidationTaskInput<'_>, config: &Config) -> Outgo
         heartbeat_seconds: seconds(config.heartbeat).max(1),
         time_limit_seconds: seconds(config.attempt_time_limit),
         agent: plan.settings.agents.validator.clone(),
+        features,
     };
     outgoing(
         Topic::ValidationTask,

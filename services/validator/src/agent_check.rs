@@ -4,9 +4,10 @@
 //! ([`crate::verdict`]).
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
-use sortie_agents::{Agent, AgentEvent, AgentRequest, AgentRole, AgentTask, Brief};
+use sortie_agents::{Agent, AgentEvent, AgentOutcome, AgentRequest, AgentRole, AgentTask, Brief};
 use sortie_model::plan::{Assertion, EvidenceKind};
 use sortie_model::protocol::ValidationTask;
 use tokio::sync::{mpsc, watch};
@@ -38,47 +39,18 @@ impl AgentCheck<'_> {
         evidence: &[EvidenceKind],
         limit: Duration,
     ) -> Judged {
-        let checkout = self.places.checkout;
-        let agents_md = tokio::fs::read_to_string(checkout.join("AGENTS.md"))
-            .await
-            .ok();
-        let request = AgentRequest {
-            workspace: checkout.to_path_buf(),
-            role: AgentRole::Reviewer,
-            task: AgentTask::Brief(brief(self.task, assertion, instructions, evidence)),
-            skill: None,
-            agents_md,
-            time_limit: limit,
-            allowed_commands: allowed_commands(self.task),
-            max_turns: None,
-            mcp_servers: Vec::new(),
-        };
-        let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
-        let watch_events = async {
-            while let Some(event) = received.recv().await {
-                self.activity.send_replace(format!(
-                    "checking {}: {}",
-                    assertion.id,
-                    event.activity()
-                ));
-            }
-        };
-        let run = tokio::time::timeout(limit + BACKSTOP, self.agent.run(&request, events));
-        let (ran, ()) = tokio::join!(run, watch_events);
-        let outcome = match ran {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => sortie_agents::AgentOutcome {
-                failure: Some(error.to_string()),
-                ..Default::default()
+        let outcome = run_reviewer(
+            self.agent,
+            self.task,
+            self.places.checkout,
+            brief(self.task, assertion, instructions, evidence),
+            limit,
+            |activity| {
+                self.activity
+                    .send_replace(format!("checking {}: {activity}", assertion.id));
             },
-            Err(_) => sortie_agents::AgentOutcome {
-                failure: Some(format!(
-                    "it was still running {}s after its time limit and was stopped",
-                    BACKSTOP.as_secs()
-                )),
-                ..Default::default()
-            },
-        };
+        )
+        .await;
         let id = assertion.id.clone();
         let required = evidence.to_vec();
         let checkout = self.places.checkout.to_path_buf();
@@ -99,6 +71,55 @@ impl AgentCheck<'_> {
                 Vec::new(),
             ),
         }
+    }
+}
+
+/// Run `agent` as a read-only reviewer of the checkout with `brief`, within `limit` (and
+/// a short backstop for a run that does not end by itself), telling `activity` what it
+/// is doing. A run that could not start or did not end is an outcome with its failure.
+pub(crate) async fn run_reviewer(
+    agent: &dyn Agent,
+    task: &ValidationTask,
+    checkout: &Path,
+    brief: Brief,
+    limit: Duration,
+    activity: impl Fn(String),
+) -> AgentOutcome {
+    let agents_md = tokio::fs::read_to_string(checkout.join("AGENTS.md"))
+        .await
+        .ok();
+    let request = AgentRequest {
+        workspace: checkout.to_path_buf(),
+        role: AgentRole::Reviewer,
+        task: AgentTask::Brief(brief),
+        skill: None,
+        agents_md,
+        time_limit: limit,
+        allowed_commands: allowed_commands(task),
+        max_turns: None,
+        mcp_servers: Vec::new(),
+    };
+    let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
+    let watch_events = async {
+        while let Some(event) = received.recv().await {
+            activity(event.activity());
+        }
+    };
+    let run = tokio::time::timeout(limit + BACKSTOP, agent.run(&request, events));
+    let (ran, ()) = tokio::join!(run, watch_events);
+    match ran {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => AgentOutcome {
+            failure: Some(error.to_string()),
+            ..AgentOutcome::default()
+        },
+        Err(_) => AgentOutcome {
+            failure: Some(format!(
+                "it was still running {}s after its time limit and was stopped",
+                BACKSTOP.as_secs()
+            )),
+            ..AgentOutcome::default()
+        },
     }
 }
 

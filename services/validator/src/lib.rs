@@ -30,6 +30,7 @@ pub mod error;
 mod http;
 mod judge;
 mod reports;
+mod review;
 mod services;
 mod shell;
 mod text;

@@ -24,6 +24,7 @@ use crate::agent_check::AgentCheck;
 use crate::config::Limits;
 use crate::http::{exchange, local_url};
 use crate::judge::{self, ASSERTION, HttpExpectation, Judged, Outcome, seconds};
+use crate::review;
 use crate::services::{self, RunningService, StopLimits};
 use crate::shell::{self, ShellCommand};
 use crate::verdict::Places;
@@ -67,6 +68,9 @@ impl Validation<'_> {
                 if let Some(script) = self.task.services.commands.get(step) {
                     outcome.add(self.scrutiny_step(step, script).await);
                 }
+            }
+            if !self.task.features.is_empty() {
+                self.review(&mut outcome).await;
             }
         }
         let assertions = &self.task.assertions;
@@ -150,6 +154,38 @@ impl Validation<'_> {
         };
         let finished = shell::run(shell, limit).await;
         judge::scrutiny(step, &finished)
+    }
+
+    /// The review half of scrutiny, by the task's validator agent; the scripted profile
+    /// does not review.
+    async fn review(&self, outcome: &mut Outcome) {
+        let agent = match self.reviewer() {
+            Ok(Some(agent)) => agent,
+            Ok(None) => return,
+            Err(reason) => {
+                outcome.add(judge::not_run(None, review::REVIEW, &reason, Vec::new()));
+                return;
+            }
+        };
+        let Some(limit) = self.limit(self.limits.agent_check) else {
+            outcome.add(judge::not_run(
+                None,
+                review::REVIEW,
+                &self.out_of_time(),
+                Vec::new(),
+            ));
+            return;
+        };
+        self.set_activity("scrutiny: review".to_owned());
+        info!(agent = %self.task.agent, "asking the validator agent to review the milestone");
+        let reviewed = review::review(agent.as_ref(), self.task, self.checkout, limit, |what| {
+            self.set_activity(what);
+        })
+        .await;
+        outcome.add(reviewed.judged);
+        for finding in reviewed.findings {
+            outcome.add_finding(finding);
+        }
     }
 
     /// The task's validator agent: none for the scripted profile, which cannot judge;

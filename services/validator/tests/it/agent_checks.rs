@@ -17,7 +17,7 @@ use crate::support::{
 };
 
 /// The validator's agent profile, in the settings and in the task.
-const PROFILE: &str = "reviewer";
+pub(crate) const PROFILE: &str = "reviewer";
 
 fn agent_assertion(id: &str, evidence: Vec<EvidenceKind>) -> Assertion {
     Assertion {
@@ -31,7 +31,7 @@ fn agent_assertion(id: &str, evidence: Vec<EvidenceKind>) -> Assertion {
 }
 
 /// A validator whose `reviewer` profile is the `llm` agent over `protocol` on `server`.
-async fn harness_with_reviewer(server: &ModelServer, protocol: &str) -> Harness {
+pub(crate) async fn harness_with_reviewer(server: &ModelServer, protocol: &str) -> Harness {
     let mut profile = AgentProfileSettings::of_kind(AgentKind::Llm);
     profile.protocol = Some(protocol.to_owned());
     profile.base_url = Some(match protocol {
@@ -47,7 +47,7 @@ async fn harness_with_reviewer(server: &ModelServer, protocol: &str) -> Harness 
     .await
 }
 
-fn finish(answer: &str) -> Turn {
+pub(crate) fn finish(answer: &str) -> Turn {
     Turn::tool_call("finish", json!({ "summary": answer }))
 }
 

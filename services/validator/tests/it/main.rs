@@ -5,5 +5,6 @@ mod commands;
 mod not_checked;
 mod passing;
 mod queue;
+mod review;
 mod support;
 mod user_testing;

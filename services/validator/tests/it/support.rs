@@ -123,6 +123,7 @@ pub(crate) fn task(repository: &BareRepo, commit: &str) -> ValidationTask {
         heartbeat_seconds: 1,
         time_limit_seconds: 120,
         agent: "scripted".to_owned(),
+        features: Vec::new(),
     }
 }
 
