@@ -283,6 +283,7 @@ pub fn for_profile(
         AgentKind::Scripted => Ok(Box::new(ScriptedAgent)),
         AgentKind::ClaudeCode => Ok(Box::new(cli::claude::ClaudeCode::new(profile))),
         AgentKind::Codex => Ok(Box::new(cli::codex::Codex::new(profile))),
+        AgentKind::Droid => Ok(Box::new(cli::droid::Droid::new(profile))),
         AgentKind::Acp => Ok(Box::new(cli::acp::Acp::new(profile))),
         AgentKind::Llm => Ok(Box::new(llm::LlmAgent::from_profile(name, &profile)?)),
     }

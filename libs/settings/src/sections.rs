@@ -293,17 +293,20 @@ pub enum AgentKind {
     ClaudeCode,
     /// OpenAI's Codex CLI (`codex exec`).
     Codex,
+    /// Factory's droid CLI (`droid exec`).
+    Droid,
     /// Any agent that speaks the Agent Client Protocol on its standard input and output,
     /// started with the profile's `command` and `args`.
     Acp,
 }
 
 impl AgentKind {
-    pub const ALL: [AgentKind; 5] = [
+    pub const ALL: [AgentKind; 6] = [
         AgentKind::Scripted,
         AgentKind::Llm,
         AgentKind::ClaudeCode,
         AgentKind::Codex,
+        AgentKind::Droid,
         AgentKind::Acp,
     ];
 
@@ -313,6 +316,7 @@ impl AgentKind {
             AgentKind::Llm => "llm",
             AgentKind::ClaudeCode => "claude-code",
             AgentKind::Codex => "codex",
+            AgentKind::Droid => "droid",
             AgentKind::Acp => "acp",
         }
     }
@@ -346,7 +350,8 @@ pub struct AgentProfileSettings {
     pub base_url: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
-    /// `llm` only: `openai_chat` or `anthropic`.
+    /// `llm`: `openai_chat` or `anthropic`; `droid`, for its custom model at `base_url`:
+    /// `openai_chat` (the default), `openai_responses` or `anthropic`.
     #[serde(default)]
     pub protocol: Option<String>,
     /// The endpoint's key; for the CLIs, unset means the vendor's variable

@@ -50,3 +50,8 @@ pub fn claude() -> PathBuf {
 pub fn codex() -> PathBuf {
     installed(&format!("codex-{}", version("CODEX_VERSION")), "codex")
 }
+
+/// The pinned `droid` (Factory's droid CLI).
+pub fn droid() -> PathBuf {
+    installed(&format!("droid-{}", version("DROID_VERSION")), "droid")
+}

@@ -1,5 +1,5 @@
-//! Coding-agent CLIs, driven as child processes: Claude Code ([`claude::ClaudeCode`]) and
-//! Codex ([`codex::Codex`]).
+//! Coding-agent CLIs, driven as child processes: Claude Code ([`claude::ClaudeCode`]),
+//! Codex ([`codex::Codex`]) and droid ([`droid::Droid`]).
 //!
 //! Each run starts the CLI in the workspace, in a process group of its own, with a home
 //! directory of its own (never the user's configuration), and reads the JSON stream it
@@ -14,6 +14,7 @@
 pub mod acp;
 pub mod claude;
 pub mod codex;
+pub mod droid;
 mod handoff;
 mod mcp;
 mod prompt;
