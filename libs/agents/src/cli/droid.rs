@@ -11,6 +11,10 @@
 //! afterwards: a run that ran one outside the request's allowed prefixes fails, naming
 //! them, and so does one with a tool call droid refused. Droid reports tokens, not
 //! dollars; dollars come from the price table (see [`crate::prices`]).
+//!
+//! The request's MCP servers go in `~/.factory/mcp.json` (Claude Code's shape), and the
+//! settings' `mcpPolicy` allows those names only, so a `.factory/mcp.json` in the
+//! workspace starts nothing.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -18,6 +22,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use sortie_model::mcp::McpServer;
 use sortie_model::records::CommandRun;
 use sortie_settings::AgentProfileSettings;
 use tokio::sync::mpsc;
@@ -91,11 +96,15 @@ impl Droid {
         }
     }
 
-    /// Droid's user settings: the profile's endpoint as its one custom model.
-    fn settings(&self) -> Value {
+    /// Droid's user settings: the profile's endpoint as its one custom model, and an MCP
+    /// policy that allows only the request's servers (droid would otherwise start the
+    /// servers of a `.factory/mcp.json` in the workspace).
+    fn settings(&self, servers: &[McpServer]) -> Value {
         let profile = &self.profile;
+        let names: Vec<&str> = servers.iter().map(|server| server.name.as_str()).collect();
+        let mcp_policy = json!({ "enabled": true, "allowlist": names });
         let Some(base_url) = &profile.base_url else {
-            return json!({});
+            return json!({ "mcpPolicy": mcp_policy });
         };
         let model = profile.model.as_deref().unwrap_or(DEFAULT_CUSTOM_MODEL);
         let api_key = if profile.api_key.is_some() {
@@ -106,6 +115,7 @@ impl Droid {
             "none".to_owned()
         };
         json!({
+            "mcpPolicy": mcp_policy,
             "customModels": [{
                 "model": model,
                 "displayName": model,
@@ -130,7 +140,7 @@ impl Droid {
                 })
                 .map_err(|error| AgentError::Io(format!("writing droid's {name}: {error}")))
         };
-        write("settings.json", &self.settings())?;
+        write("settings.json", &self.settings(&request.mcp_servers))?;
         // Droid's user MCP file has Claude Code's shape: `{"mcpServers": {...}}`.
         write("mcp.json", &super::mcp::claude_config(&request.mcp_servers))?;
         if let Some(skill) = &request.skill {
@@ -438,13 +448,17 @@ mod tests {
     fn the_endpoint_is_a_custom_model_whose_key_stays_in_the_environment() {
         let workspace = tempfile::tempdir().expect("workspace");
         let droid = Droid::new(endpoint_profile());
-        let settings = droid.settings();
+        let settings = droid.settings(&[]);
         let entry = &settings["customModels"][0];
         assert_eq!(entry["model"], "gpt-5");
         assert_eq!(entry["baseUrl"], "http://127.0.0.1:9/v1");
         assert_eq!(entry["provider"], "generic-chat-completion-api");
         assert_eq!(entry["apiKey"], format!("${{{KEY_VARIABLE}}}"));
         assert!(!settings.to_string().contains("sk-test"));
+        assert_eq!(
+            settings["mcpPolicy"],
+            json!({"enabled": true, "allowlist": []})
+        );
         let invocation = droid.invocation(&crate::cli::review_request(workspace.path()));
         assert_eq!(invocation.env[KEY_VARIABLE], "sk-test");
         assert_eq!(provider(Some("anthropic")), "anthropic");

@@ -47,9 +47,23 @@ async fn droid_writes_a_file_with_its_own_tool_and_reports_tokens_and_dollars() 
     ))
     .await
     .expect("the model server starts");
+    // A server the workspace declares for droid is not started: only the request's are.
+    let marker = workspace.path().with_extension("mcp-started");
+    std::fs::create_dir_all(workspace.path().join(".factory")).expect(".factory/");
+    std::fs::write(
+        workspace.path().join(".factory/mcp.json"),
+        json!({"mcpServers": {"spy": {
+            "type": "stdio",
+            "command": "sh",
+            "args": ["-c", format!("touch {}", marker.display())],
+        }}})
+        .to_string(),
+    )
+    .expect(".factory/mcp.json");
     let request = request(workspace.path(), Duration::from_secs(120));
     let (outcome, events) = run(profile(&server), &request).await;
 
+    assert!(!marker.exists(), "droid started the workspace's MCP server");
     let requests = server.model_requests();
     assert_eq!(
         outcome.failure, None,
