@@ -88,6 +88,28 @@ pub(crate) fn every_feature_integrated_once(
             per_feature.get(feature.id.as_str())
         );
     }
+    // An integrated attempt's branch is removed once the ledger has the result.
+    let branches = sortie_test_support::git::git(
+        repository,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/sortie/attempts",
+        ],
+    )
+    .expect("list the attempt branches");
+    for attempt in &status.attempts {
+        if attempt.state == AttemptState::Succeeded
+            && matches!(attempt.subject, AttemptSubject::Feature { .. })
+        {
+            let name = format!("sortie/attempts/{}", attempt.id);
+            assert!(
+                !branches.lines().any(|line| line == name),
+                "integrated attempt {} left its branch: {branches}",
+                attempt.id
+            );
+        }
+    }
 }
 
 /// Every accepted feature attempt reports what its scripted agent used (no model turns,
