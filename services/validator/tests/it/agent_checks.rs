@@ -234,3 +234,53 @@ async fn a_quoted_excerpt_passes_only_when_it_is_in_the_checkout() {
     );
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn the_real_claude_code_as_validator_agent_runs_a_command_read_only_and_its_pass_holds() {
+    let claude = sortie_test_support::agent_cli::claude();
+    let script = Script::new(
+        "Claude Code reviews with a command",
+        [
+            Turn::tool_call(
+                "Bash",
+                json!({"command": "cat lint.sh", "description": "read the lint script"}),
+            ),
+            Turn::final_answer(
+                "<verdict>pass</verdict>\n<reason>lint.sh prints lint: clean</reason>",
+            ),
+        ],
+    );
+    let server = ModelServer::start(script).await.expect("a model server");
+    let mut profile = AgentProfileSettings::of_kind(AgentKind::ClaudeCode);
+    profile.command = Some(claude.display().to_string());
+    profile.base_url = Some(server.url());
+    profile.api_key = Some(sortie_settings::Secret::new("sk-scripted"));
+    let mut harness = Harness::start_with_agents(
+        Duration::from_secs(60),
+        BTreeMap::from([(PROFILE.to_owned(), profile)]),
+    )
+    .await;
+    let (repository, commit) = fixture_repository();
+    let mut task = task(&repository, &commit);
+    task.agent = PROFILE.to_owned();
+    task.assertions = vec![agent_assertion("VAL-LINT-001", vec![EvidenceKind::Command])];
+    harness.publish(&task).await;
+
+    let reports = harness.reports_until_finished(task.fence.attempt).await;
+    assert_reported(&harness, &task, &reports);
+    let (_, checks, findings) = reports.finished();
+    let check = check_of(checks, "VAL-LINT-001");
+    assert!(check.passed, "{check:#?}\n{findings:#?}");
+    let command = command_evidence(&check.evidence);
+    assert_eq!(command.command, "cat lint.sh");
+    assert_eq!(command.exit_code, Some(0));
+    // A reviewer is offered no tool that edits.
+    let first = server.model_requests()[0].json().to_string();
+    assert!(first.contains("\"name\":\"Read\""), "Read is offered");
+    assert!(
+        !first.contains("\"name\":\"Write\""),
+        "Write is not offered"
+    );
+    assert!(!first.contains("\"name\":\"Edit\""), "Edit is not offered");
+    harness.stop().await;
+}
