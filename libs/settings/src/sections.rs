@@ -361,7 +361,8 @@ pub struct AgentProfileSettings {
     /// Model turns a run may take, unless the request sets its own.
     #[serde(default)]
     pub max_turns: Option<u32>,
-    /// Dollars one run may spend (`claude-code` stops itself; others are judged after).
+    /// Dollars one run may spend: the worker fails a run that spent more, and `claude-code`
+    /// also stops itself there (`--max-budget-usd`).
     #[serde(default)]
     pub max_budget_usd: Option<f64>,
     /// Dollars per million tokens, over the table Sortie ships.

@@ -257,6 +257,13 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
     if let Some(failure) = outcome.failure {
         return failed(failure, handoff);
     }
+    let budget = worker
+        .agents
+        .get(&task.agent)
+        .and_then(|profile| profile.max_budget_usd);
+    if let Some(over) = over_budget(&outcome.usage, budget) {
+        return failed(over, handoff);
+    }
     *activity.lock().expect("activity lock") = "committing".to_owned();
     propose(task, &mut workspace, &handoff).await
 }
@@ -265,6 +272,16 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
 /// having taken none.
 fn whole_milliseconds(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// Why a run that spent more than its profile's budget (`max_budget_usd`) fails: the
+/// worker judges every agent's dollars, whether or not the agent stopped itself.
+fn over_budget(usage: &sortie_model::records::Usage, budget: Option<f64>) -> Option<String> {
+    let (Some(budget), Some(spent)) = (budget, usage.cost_usd) else {
+        return None;
+    };
+    (spent > budget)
+        .then(|| format!("the agent spent ${spent:.4}, over its profile's budget of ${budget:.4}"))
 }
 
 /// Check, commit, rebase and push the work, and say what to integrate.
@@ -362,5 +379,20 @@ mod tests {
         assert_eq!(whole_milliseconds(Duration::from_micros(1)), 1);
         assert_eq!(whole_milliseconds(Duration::from_millis(1500)), 1500);
         assert_eq!(whole_milliseconds(Duration::from_micros(1_500_001)), 1501);
+    }
+
+    #[test]
+    fn a_run_over_its_budget_fails_and_unknown_dollars_do_not() {
+        let usage = |cost_usd| sortie_model::records::Usage {
+            cost_usd,
+            ..Default::default()
+        };
+        assert_eq!(
+            over_budget(&usage(Some(2.5)), Some(2.0)).as_deref(),
+            Some("the agent spent $2.5000, over its profile's budget of $2.0000")
+        );
+        assert_eq!(over_budget(&usage(Some(1.5)), Some(2.0)), None);
+        assert_eq!(over_budget(&usage(Some(9.0)), None), None);
+        assert_eq!(over_budget(&usage(None), Some(2.0)), None);
     }
 }
