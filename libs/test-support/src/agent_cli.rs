@@ -55,3 +55,11 @@ pub fn codex() -> PathBuf {
 pub fn droid() -> PathBuf {
     installed(&format!("droid-{}", version("DROID_VERSION")), "droid")
 }
+
+/// The pinned `claude-code-acp` (Zed's Claude Code adapter for the Agent Client Protocol).
+pub fn claude_code_acp() -> PathBuf {
+    installed(
+        &format!("claude-code-acp-{}", version("CLAUDE_CODE_ACP_VERSION")),
+        "claude-code-acp",
+    )
+}

@@ -271,8 +271,27 @@ async fn answer(
         shared.record(recorded);
         return json_response(StatusCode::BAD_REQUEST, &protocol.error(400, &message));
     }
+    let model = request["model"].as_str().unwrap_or_default();
     let next = {
         let mut state = shared.state.lock().expect("model server state lock");
+        let side = state
+            .script
+            .side_models
+            .iter()
+            .any(|prefix| model.starts_with(prefix.as_str()));
+        if side {
+            state.requests.push(recorded);
+            drop(state);
+            let reply = Reply {
+                text: Some("ok".to_owned()),
+                ..Reply::default()
+            };
+            return if request["stream"] == true {
+                sse_response(protocol.events(&reply, 0, &request), None)
+            } else {
+                json_response(StatusCode::OK, &protocol.whole(&reply, 0, model))
+            };
+        }
         let index = state.next_turn;
         let turn = state.script.turns.get(index).cloned();
         let name = state.script.name.clone();
@@ -298,7 +317,6 @@ async fn answer(
         }
     };
     let streaming = request["stream"] == true;
-    let model = request["model"].as_str().unwrap_or_default();
     match turn {
         Turn::Reply(reply) => {
             if streaming {

@@ -283,16 +283,18 @@ impl Client {
             }
             "tool_call" => {
                 self.flush_message();
-                self.tool_call_count += 1;
                 let kind = text_of(update, "kind");
                 let title = text_of(update, "title");
                 let tool = if kind.is_empty() { "tool" } else { &kind }.to_owned();
-                self.send(AgentEvent::ToolCall {
-                    tool: tool.clone(),
-                    input: title.clone(),
-                });
-                self.tool_calls
-                    .insert(text_of(update, "toolCallId"), (tool, title));
+                let entry = (tool.clone(), title.clone());
+                // Agents may announce a call again once its input is complete: one call,
+                // an event again only when it says more.
+                match self.tool_calls.insert(text_of(update, "toolCallId"), entry) {
+                    Some(known) if known.1 == title => return,
+                    Some(_) => {}
+                    None => self.tool_call_count += 1,
+                }
+                self.send(AgentEvent::ToolCall { tool, input: title });
             }
             "tool_call_update" => {
                 let status = text_of(update, "status");

@@ -1,5 +1,6 @@
 //! Integration tests of the agents against real servers and real workspaces.
 
+mod acp;
 mod cli;
 mod droid;
 mod llm;

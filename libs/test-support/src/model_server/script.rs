@@ -8,6 +8,8 @@ use serde_json::Value;
 pub struct Script {
     pub(crate) name: String,
     pub(crate) turns: Vec<Turn>,
+    /// Models whose requests are a CLI's background calls, answered aside.
+    pub(crate) side_models: Vec<String>,
 }
 
 impl Script {
@@ -15,7 +17,16 @@ impl Script {
         Self {
             name: name.into(),
             turns: turns.into_iter().collect(),
+            side_models: Vec::new(),
         }
+    }
+
+    /// Requests for a model whose name starts with `model_prefix` (a CLI's background
+    /// calls: titles, summaries, token counts) are answered with a short text, use no
+    /// turn, and are recorded without one.
+    pub fn with_side_model(mut self, model_prefix: impl Into<String>) -> Self {
+        self.side_models.push(model_prefix.into());
+        self
     }
 
     pub fn name(&self) -> &str {

@@ -74,6 +74,10 @@ if scenario == "write":
     update({"sessionUpdate": "agent_message_chunk",
             "content": {"type": "text", "text": "I will write it."}})
     update({"sessionUpdate": "tool_call", "toolCallId": "w1", "kind": "edit",
+            "title": "Write", "status": "pending"})
+    update({"sessionUpdate": "tool_call", "toolCallId": "w1", "kind": "edit",
+            "title": "Write src/greeting.txt", "status": "pending"})
+    update({"sessionUpdate": "tool_call", "toolCallId": "w1", "kind": "edit",
             "title": "Write src/greeting.txt", "status": "pending"})
     notes.append("permission " + str(permission("edit", "Write src/greeting.txt", {})))
     written = ask("fs/write_text_file", {"sessionId": "s1", "path": cwd + "/src/greeting.txt",
