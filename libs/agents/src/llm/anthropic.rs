@@ -28,16 +28,19 @@ pub(crate) fn request_body(
             })
         })
         .collect();
-    json!({
+    let mut body = json!({
         "model": model,
         "max_tokens": max_output_tokens,
         // The system prompt is the same on every turn: let the provider cache it.
         "system": [{"type": "text", "text": conversation.system,
                     "cache_control": {"type": "ephemeral"}}],
         "messages": messages(conversation),
-        "tools": tools,
         "stream": stream,
-    })
+    });
+    if !tools.is_empty() {
+        body["tools"] = Value::Array(tools);
+    }
+    body
 }
 
 /// The conversation as alternating user and assistant messages; user content that

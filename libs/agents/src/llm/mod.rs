@@ -8,6 +8,7 @@
 //! a context budget, and reports its tokens and, when prices are known, its dollars.
 
 mod anthropic;
+mod chat;
 mod client;
 mod conversation;
 mod openai;
@@ -24,6 +25,7 @@ use sortie_settings::{AgentProfileSettings, Secret};
 use tokio::sync::mpsc;
 
 use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest};
+pub use chat::{ChatError, ChatMessage, ChatModel, ChatReply};
 use client::ModelClient;
 
 /// The HTTP protocol the endpoint speaks.
@@ -116,23 +118,8 @@ impl LlmConfig {
             stream: true,
         }
     }
-}
 
-/// Sortie's built-in coding agent over a model endpoint.
-#[derive(Debug)]
-pub struct LlmAgent {
-    client: ModelClient,
-    config: LlmConfig,
-}
-
-impl LlmAgent {
-    /// An agent for `config`; refuses a base URL that is not http(s) and an empty model.
-    pub fn new(config: LlmConfig) -> Result<Self, AgentError> {
-        let client = ModelClient::new(&config).map_err(AgentError::Config)?;
-        Ok(Self { client, config })
-    }
-
-    /// The agent of profile `agents.<name>`: `base_url` and `model` are required,
+    /// The configuration of profile `agents.<name>`: `base_url` and `model` are required,
     /// `protocol` is `openai_chat` (the default) or `anthropic`.
     pub fn from_profile(name: &str, profile: &AgentProfileSettings) -> Result<Self, AgentError> {
         let required = |value: &Option<String>, field: &str| {
@@ -156,13 +143,33 @@ impl LlmAgent {
                 )));
             }
         };
-        let mut config = LlmConfig::new(protocol, base_url, model);
+        let mut config = Self::new(protocol, base_url, model);
         config.api_key = profile.api_key.clone();
         if let Some(turns) = profile.max_turns {
             config.max_turns = turns;
         }
         config.prices = crate::prices::prices_for(Some(&config.model), profile.prices);
-        Self::new(config)
+        Ok(config)
+    }
+}
+
+/// Sortie's built-in coding agent over a model endpoint.
+#[derive(Debug)]
+pub struct LlmAgent {
+    client: ModelClient,
+    config: LlmConfig,
+}
+
+impl LlmAgent {
+    /// An agent for `config`; refuses a base URL that is not http(s) and an empty model.
+    pub fn new(config: LlmConfig) -> Result<Self, AgentError> {
+        let client = ModelClient::new(&config).map_err(AgentError::Config)?;
+        Ok(Self { client, config })
+    }
+
+    /// The agent of profile `agents.<name>` (see [`LlmConfig::from_profile`]).
+    pub fn from_profile(name: &str, profile: &AgentProfileSettings) -> Result<Self, AgentError> {
+        Self::new(LlmConfig::from_profile(name, profile)?)
     }
 
     pub fn config(&self) -> &LlmConfig {

@@ -35,10 +35,13 @@ pub(crate) fn request_body(
         "model": model,
         "max_tokens": max_output_tokens,
         "messages": messages(conversation),
-        "tools": tools,
-        "tool_choice": "auto",
         "stream": stream,
     });
+    // Endpoints refuse `tool_choice` without tools; a chat without tools sends neither.
+    if !tools.is_empty() {
+        body["tools"] = Value::Array(tools);
+        body["tool_choice"] = json!("auto");
+    }
     if stream {
         body["stream_options"] = json!({"include_usage": true});
     }
