@@ -15,12 +15,13 @@ mod peer;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use sortie_model::mcp::{McpServer, McpTransport};
 use sortie_model::records::CommandRun;
 use sortie_settings::AgentProfileSettings;
 use tokio::sync::mpsc;
@@ -188,9 +189,17 @@ async fn converse(peer: &mut Peer<Client>, request: &AgentRequest) -> Result<Val
         .map(|info| text_of(info, "name"))
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "an ACP agent".to_owned());
+    let http_mcp = initialized
+        .pointer("/agentCapabilities/mcpCapabilities/http")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let cwd = peer.handler().workspace.clone();
+    let mcp_servers = mcp_servers(&request.mcp_servers, http_mcp);
     let session = peer
-        .call("session/new", json!({"cwd": cwd, "mcpServers": []}))
+        .call(
+            "session/new",
+            json!({"cwd": cwd, "mcpServers": mcp_servers}),
+        )
         .await?;
     let session_id = text_of(&session, "sessionId");
     peer.handler().send(AgentEvent::Init {
@@ -205,6 +214,40 @@ async fn converse(peer: &mut Peer<Client>, request: &AgentRequest) -> Result<Val
         }),
     )
     .await
+}
+
+/// The request's MCP servers as `session/new` names them; servers over HTTP only when
+/// the agent says it can reach them.
+fn mcp_servers(servers: &[McpServer], http_supported: bool) -> Vec<Value> {
+    let pairs = |map: &BTreeMap<String, String>| -> Vec<Value> {
+        map.iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect()
+    };
+    servers
+        .iter()
+        .filter_map(|server| match &server.transport {
+            McpTransport::Stdio { command, args, env } => Some(json!({
+                "name": server.name,
+                "command": command,
+                "args": args,
+                "env": pairs(env),
+            })),
+            McpTransport::Http { url, headers } if http_supported => Some(json!({
+                "type": "http",
+                "name": server.name,
+                "url": url,
+                "headers": pairs(headers),
+            })),
+            McpTransport::Http { .. } => {
+                tracing::debug!(
+                    server = %server.name,
+                    "the ACP agent cannot reach MCP servers over HTTP; it runs without this one"
+                );
+                None
+            }
+        })
+        .collect()
 }
 
 /// Tokens from the prompt's `usage`, when the agent reports them.

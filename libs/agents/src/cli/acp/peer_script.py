@@ -66,6 +66,8 @@ respond(initialize, {"protocolVersion": 1, "agentCapabilities": {},
 new_session = receive()
 cwd = new_session["params"]["cwd"]
 respond(new_session, {"sessionId": "s1"})
+with open("mcp-servers.json", "w") as file:
+    json.dump(new_session["params"]["mcpServers"], file)
 prompt = receive()
 notes = []
 
@@ -99,6 +101,16 @@ elif scenario == "deny":
     escaped = ask("fs/write_text_file", {"sessionId": "s1", "path": cwd + "/../outside.txt",
                                          "content": "out\n"})
     notes.append("escape " + ("ok" if "result" in escaped else "error"))
+    update({"sessionUpdate": "agent_message_chunk",
+            "content": {"type": "text", "text": "; ".join(notes)}})
+    respond(prompt, {"stopReason": "end_turn"})
+elif scenario == "review":
+    notes.append("edit " + str(permission("edit", "Write README.md", {})))
+    written = ask("fs/write_text_file", {"sessionId": "s1", "path": cwd + "/README.md",
+                                         "content": "changed\n"})
+    notes.append("write " + ("ok" if "result" in written else "error"))
+    notes.append("cat " + str(permission("execute", "`cat README.md`",
+                                          {"command": "cat README.md"})))
     update({"sessionUpdate": "agent_message_chunk",
             "content": {"type": "text", "text": "; ".join(notes)}})
     respond(prompt, {"stopReason": "end_turn"})

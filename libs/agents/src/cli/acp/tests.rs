@@ -8,7 +8,9 @@ use tempfile::TempDir;
 use tokio::sync::mpsc;
 
 use super::Acp;
-use crate::{Agent, AgentEvent, AgentOutcome, AgentRole};
+use sortie_model::mcp::{McpServer, McpTransport};
+
+use crate::{Agent, AgentEvent, AgentOutcome, AgentRequest, AgentRole};
 
 const SCRIPT: &str = include_str!("peer_script.py");
 
@@ -22,11 +24,19 @@ fn workspace() -> (TempDir, std::path::PathBuf) {
     (root, workspace)
 }
 
+/// A worker's request allowed `ls` and `cat`.
+fn worker_request(workspace: &Path, time_limit: Duration) -> AgentRequest {
+    let mut request = crate::cli::review_request(workspace);
+    request.role = AgentRole::Worker;
+    request.allowed_commands = vec!["ls".to_owned(), "cat".to_owned()];
+    request.time_limit = time_limit;
+    request
+}
+
 async fn run(
     root: &Path,
-    workspace: &Path,
     scenario: &str,
-    time_limit: Duration,
+    request: &AgentRequest,
 ) -> (AgentOutcome, Vec<AgentEvent>) {
     let mut profile = AgentProfileSettings::of_kind(AgentKind::Acp);
     profile.command = Some("python3".to_owned());
@@ -34,13 +44,9 @@ async fn run(
         root.join("peer_script.py").display().to_string(),
         scenario.to_owned(),
     ];
-    let mut request = crate::cli::review_request(workspace);
-    request.role = AgentRole::Worker;
-    request.allowed_commands = vec!["ls".to_owned(), "cat".to_owned()];
-    request.time_limit = time_limit;
     let (sender, mut receiver) = mpsc::unbounded_channel();
     let outcome = Acp::new(profile)
-        .run(&request, sender)
+        .run(request, sender)
         .await
         .expect("the agent runs");
     let mut events = Vec::new();
@@ -53,7 +59,16 @@ async fn run(
 #[tokio::test]
 async fn a_file_is_written_through_the_client_and_the_handoff_and_usage_are_read() {
     let (root, workspace) = workspace();
-    let (outcome, events) = run(root.path(), &workspace, "write", Duration::from_secs(30)).await;
+    let mut request = worker_request(&workspace, Duration::from_secs(30));
+    request.mcp_servers = vec![McpServer {
+        name: "tracker".to_owned(),
+        transport: McpTransport::Stdio {
+            command: "tracker-mcp".to_owned(),
+            args: vec!["--stdio".to_owned()],
+            env: [("TRACKER_TOKEN".to_owned(), "t".to_owned())].into(),
+        },
+    }];
+    let (outcome, events) = run(root.path(), "write", &request).await;
 
     assert_eq!(outcome.failure, None, "{events:#?}");
     assert_eq!(
@@ -87,12 +102,50 @@ async fn a_file_is_written_through_the_client_and_the_handoff_and_usage_are_read
         AgentEvent::ToolCall { tool, input } if tool == "edit" && input == "Write src/greeting.txt"
     )));
     assert!(matches!(events.last(), Some(AgentEvent::Result { .. })));
+    // The session was given the request's MCP servers, in ACP's form.
+    let servers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace.join("mcp-servers.json")).expect("the servers"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        servers,
+        serde_json::json!([{
+            "name": "tracker",
+            "command": "tracker-mcp",
+            "args": ["--stdio"],
+            "env": [{"name": "TRACKER_TOKEN", "value": "t"}],
+        }])
+    );
+}
+
+#[tokio::test]
+async fn a_reviewer_may_run_an_allowed_command_but_neither_edit_nor_write() {
+    let (root, workspace) = workspace();
+    let request = crate::cli::review_request(&workspace);
+    let (outcome, events) = run(root.path(), "review", &request).await;
+
+    let failure = outcome.failure.expect("a denied edit fails the run");
+    assert!(
+        failure.contains("a reviewer may not change the workspace"),
+        "{failure}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("README.md")).expect("README.md"),
+        "# app\n"
+    );
+    assert!(
+        events.iter().any(
+            |event| matches!(event, AgentEvent::Text { text } if text == "edit no; write error; cat yes")
+        ),
+        "{events:#?}"
+    );
 }
 
 #[tokio::test]
 async fn a_command_outside_the_allowed_prefixes_and_a_write_outside_the_workspace_are_denied() {
     let (root, workspace) = workspace();
-    let (outcome, events) = run(root.path(), &workspace, "deny", Duration::from_secs(30)).await;
+    let request = worker_request(&workspace, Duration::from_secs(30));
+    let (outcome, events) = run(root.path(), "deny", &request).await;
 
     let failure = outcome.failure.expect("a denied run fails");
     assert!(
@@ -121,7 +174,8 @@ async fn a_command_outside_the_allowed_prefixes_and_a_write_outside_the_workspac
 async fn an_agent_that_prints_no_json_rpc_is_stopped() {
     let (root, workspace) = workspace();
     let started = Instant::now();
-    let (outcome, _) = run(root.path(), &workspace, "garbage", Duration::from_secs(60)).await;
+    let request = worker_request(&workspace, Duration::from_secs(60));
+    let (outcome, _) = run(root.path(), "garbage", &request).await;
 
     let failure = outcome.failure.expect("garbage fails the run");
     assert!(failure.contains("not JSON-RPC"), "{failure}");
@@ -136,7 +190,8 @@ async fn an_agent_that_prints_no_json_rpc_is_stopped() {
 async fn a_hanging_agent_is_killed_with_what_it_started_at_the_time_limit() {
     let (root, workspace) = workspace();
     let started = Instant::now();
-    let (outcome, _) = run(root.path(), &workspace, "hang", Duration::from_secs(3)).await;
+    let request = worker_request(&workspace, Duration::from_secs(3));
+    let (outcome, _) = run(root.path(), "hang", &request).await;
 
     let failure = outcome.failure.expect("a hang fails the run");
     assert!(failure.contains("time limit of 3s"), "{failure}");
