@@ -180,12 +180,18 @@ pub enum AgentEvent {
     Error {
         message: String,
     },
+    /// A line of the agent's own output, as it printed it, ahead of the events read from
+    /// it: the record of what the CLI really said.
+    Raw {
+        line: String,
+    },
 }
 
 impl AgentEvent {
-    /// A one-line description, for Mission Control's "what is it doing now".
-    pub fn activity(&self) -> String {
-        match self {
+    /// A one-line description, for Mission Control's "what is it doing now"; none for a
+    /// raw line, which says nothing new.
+    pub fn activity(&self) -> Option<String> {
+        Some(match self {
             AgentEvent::Init { agent, .. } => format!("{agent} starting"),
             AgentEvent::Text { text } => first_line(text),
             AgentEvent::ToolCall { tool, input } => format!("{tool}: {}", first_line(input)),
@@ -197,7 +203,8 @@ impl AgentEvent {
             },
             AgentEvent::Result { summary } => first_line(summary),
             AgentEvent::Error { message } => format!("error: {}", first_line(message)),
-        }
+            AgentEvent::Raw { .. } => return None,
+        })
     }
 }
 

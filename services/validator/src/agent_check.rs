@@ -102,7 +102,9 @@ pub(crate) async fn run_reviewer(
     let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
     let watch_events = async {
         while let Some(event) = received.recv().await {
-            activity(event.activity());
+            if let Some(now) = event.activity() {
+                activity(now);
+            }
         }
     };
     let run = tokio::time::timeout(limit + BACKSTOP, agent.run(&request, events));

@@ -221,7 +221,9 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
     let watcher = tokio::spawn(async move {
         while let Some(event) = received.recv().await {
             tracing::debug!(?event, "agent event");
-            *watcher_activity.lock().expect("activity lock") = event.activity();
+            if let Some(now) = event.activity() {
+                *watcher_activity.lock().expect("activity lock") = now;
+            }
         }
     });
     let agent_started = Instant::now();

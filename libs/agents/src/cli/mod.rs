@@ -254,6 +254,7 @@ pub(crate) async fn run(
                 if line.trim().is_empty() {
                     continue;
                 }
+                let _ = events.send(AgentEvent::Raw { line: line.clone() });
                 match reader.line(&line) {
                     Ok(new_events) => {
                         for event in new_events {

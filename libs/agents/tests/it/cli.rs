@@ -87,7 +87,21 @@ pub(crate) fn profile(
     profile
 }
 
+/// Run the profile's agent; its events without the raw lines they were read from.
 pub(crate) async fn run(
+    profile: AgentProfileSettings,
+    request: &AgentRequest,
+) -> (AgentOutcome, Vec<AgentEvent>) {
+    let (outcome, events) = run_keeping_raw(profile, request).await;
+    let events = events
+        .into_iter()
+        .filter(|event| !matches!(event, AgentEvent::Raw { .. }))
+        .collect();
+    (outcome, events)
+}
+
+/// Run the profile's agent; every event, the raw lines included.
+pub(crate) async fn run_keeping_raw(
     profile: AgentProfileSettings,
     request: &AgentRequest,
 ) -> (AgentOutcome, Vec<AgentEvent>) {
@@ -126,7 +140,20 @@ async fn claude_code_writes_a_file_with_its_own_tool_and_reports_the_handoff_and
     .await
     .expect("the model server starts");
     let request = request(workspace.path(), Duration::from_secs(120));
-    let (outcome, events) = run(profile(AgentKind::ClaudeCode, &claude, &server), &request).await;
+    let (outcome, all_events) =
+        run_keeping_raw(profile(AgentKind::ClaudeCode, &claude, &server), &request).await;
+    // Every line Claude Code printed is kept, ahead of the events read from it.
+    assert!(
+        matches!(&all_events[0], AgentEvent::Raw { line } if line.contains("\"init\"")),
+        "{all_events:#?}"
+    );
+    assert!(all_events.iter().any(
+        |event| matches!(event, AgentEvent::Raw { line } if line.contains("\"type\":\"result\""))
+    ));
+    let events: Vec<AgentEvent> = all_events
+        .into_iter()
+        .filter(|event| !matches!(event, AgentEvent::Raw { .. }))
+        .collect();
 
     let requests = server.model_requests();
     assert_eq!(
