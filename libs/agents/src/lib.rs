@@ -51,7 +51,7 @@ pub struct AgentRequest {
     /// At most this many model turns, when set; otherwise the agent's own limit.
     pub max_turns: Option<u32>,
     /// MCP servers the agent is given, when its kind supports MCP (`claude-code`,
-    /// `codex`); the others run without them.
+    /// `codex`, `droid`, `acp`); the others run without them.
     pub mcp_servers: Vec<McpServer>,
 }
 
