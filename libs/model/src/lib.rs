@@ -7,6 +7,7 @@
 pub mod api;
 pub mod error;
 pub mod ids;
+pub mod lint;
 pub mod mcp;
 pub mod messages;
 pub mod mission_file;

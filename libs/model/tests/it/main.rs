@@ -1,3 +1,4 @@
+mod lint;
 mod mission_file;
 mod plan_schema;
 mod scheduler;
