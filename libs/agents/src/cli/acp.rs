@@ -530,6 +530,12 @@ impl Client {
 }
 
 impl peer::Handler for Client {
+    fn raw(&mut self, line: &str) {
+        self.send(AgentEvent::Raw {
+            line: line.to_owned(),
+        });
+    }
+
     fn notification(&mut self, method: &str, params: &Value) {
         if method == "session/update" {
             self.update(params);

@@ -14,6 +14,8 @@ use crate::process::ProcessGroup;
 
 /// What the client does with what the child sends on its own.
 pub(crate) trait Handler {
+    /// Each line the child printed, as it printed it, before it is read.
+    fn raw(&mut self, line: &str);
     fn notification(&mut self, method: &str, params: &Value);
     fn request(&mut self, method: &str, params: &Value) -> Result<Value, RpcError>;
 }
@@ -126,6 +128,7 @@ impl<H: Handler> Peer<H> {
             if line.trim().is_empty() {
                 continue;
             }
+            self.handler.raw(&line);
             let message = match serde_json::from_str::<Value>(&line) {
                 Ok(message @ Value::Object(_))
                     if message.get("method").is_some() || message.get("id").is_some() =>

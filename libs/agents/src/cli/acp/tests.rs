@@ -94,6 +94,14 @@ async fn a_file_is_written_through_the_client_and_the_handoff_and_usage_are_read
     assert!(final_text.contains("write ok"), "{final_text}");
     assert!(final_text.contains(r##"read "# app\n""##), "{final_text}");
     assert!(final_text.contains("terminal -32601"), "{final_text}");
+    // Every line the agent printed is kept, the banner that is not JSON-RPC too.
+    assert!(events.iter().any(
+        |event| matches!(event, AgentEvent::Raw { line } if line == "a banner that is not JSON-RPC")
+    ));
+    let events: Vec<AgentEvent> = events
+        .into_iter()
+        .filter(|event| !matches!(event, AgentEvent::Raw { .. }))
+        .collect();
     assert!(
         matches!(&events[0], AgentEvent::Init { detail, .. } if detail.contains("scripted-acp"))
     );
