@@ -1,0 +1,120 @@
+//! Asking the model for a mission file, and repairing its mistakes with the parser's
+//! diagnostics.
+
+use std::time::Duration;
+
+use sortie_agents::AgentUsage;
+use sortie_agents::llm::{ChatError, ChatMessage, ChatModel};
+use sortie_model::mission_file::{self, Diagnostic, Diagnostics};
+use sortie_model::plan::Plan;
+
+use crate::prompt;
+use crate::survey::Survey;
+
+/// The most answers the model may give: the first, then repairs. After this many refused
+/// answers, [`propose`] gives up with the last one's problems.
+pub const MAX_TRIES: usize = 3;
+
+/// How long one model request may take, its retries included.
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// The name diagnostics give the proposed file.
+const FILE_NAME: &str = "mission.toml";
+
+/// A plan the parser accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    /// The mission file, as the model wrote it.
+    pub mission_toml: String,
+    pub plan: Plan,
+    /// The parser's warnings about it; no errors.
+    pub warnings: Diagnostics,
+    /// How many answers it took, the accepted one included.
+    pub tries: usize,
+    /// Tokens and dollars of every request, summed.
+    pub usage: AgentUsage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Every answer was refused; `problems` are the last answer's.
+    #[error(
+        "the model gave no valid mission file in {tries} tries; the last answer's problems:\n{problems}"
+    )]
+    NoValidPlan {
+        tries: usize,
+        /// The last answer's problems, one a line.
+        problems: String,
+        /// The last answer's diagnostics; empty when it had no toml block.
+        diagnostics: Vec<Diagnostic>,
+        /// Tokens and dollars of every request, summed.
+        usage: AgentUsage,
+    },
+    #[error(transparent)]
+    Model(#[from] ChatError),
+}
+
+/// Why one answer was refused.
+enum Refusal {
+    NoTomlBlock,
+    Invalid(Diagnostics),
+}
+
+/// A mission file for `goal` in the surveyed repository, from `model`: each refused answer
+/// is sent back with its diagnostics, at most [`MAX_TRIES`] answers in all.
+pub async fn propose(
+    goal: &str,
+    survey: &Survey,
+    model: &ChatModel,
+) -> Result<Proposal, PlanError> {
+    let mut messages = vec![ChatMessage::User(prompt::first_request(goal, survey))];
+    let mut usage = AgentUsage::default();
+    let mut last_refusal = Refusal::NoTomlBlock;
+    for tries in 1..=MAX_TRIES {
+        let reply = model
+            .complete(prompt::SYSTEM, &messages, REQUEST_TIME_LIMIT)
+            .await?;
+        usage.add(&reply.usage);
+        let refusal = match prompt::toml_block(&reply.text) {
+            None => Refusal::NoTomlBlock,
+            Some(mission_toml) => match mission_file::parse(FILE_NAME, mission_toml) {
+                Ok(parsed) => {
+                    tracing::info!(tries, "the model's mission file was accepted");
+                    return Ok(Proposal {
+                        mission_toml: mission_toml.to_owned(),
+                        plan: parsed.plan,
+                        warnings: parsed.warnings,
+                        tries,
+                        usage,
+                    });
+                }
+                Err(diagnostics) => Refusal::Invalid(diagnostics),
+            },
+        };
+        let feedback = match &refusal {
+            Refusal::NoTomlBlock => prompt::NO_TOML_BLOCK.to_owned(),
+            Refusal::Invalid(diagnostics) => prompt::refused(diagnostics),
+        };
+        tracing::info!(
+            tries,
+            errors = match &refusal {
+                Refusal::NoTomlBlock => 1,
+                Refusal::Invalid(diagnostics) => diagnostics.errors().count(),
+            },
+            "the model's mission file was refused"
+        );
+        messages.push(ChatMessage::Assistant(reply.text));
+        messages.push(ChatMessage::User(feedback));
+        last_refusal = refusal;
+    }
+    let (problems, diagnostics) = match last_refusal {
+        Refusal::NoTomlBlock => ("the answer had no ```toml block".to_owned(), Vec::new()),
+        Refusal::Invalid(diagnostics) => (diagnostics.to_string(), diagnostics.into_vec()),
+    };
+    Err(PlanError::NoValidPlan {
+        tries: MAX_TRIES,
+        problems,
+        diagnostics,
+        usage,
+    })
+}
