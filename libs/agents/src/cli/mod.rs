@@ -1,9 +1,10 @@
 //! Coding-agent CLIs, driven as child processes: Claude Code ([`claude::ClaudeCode`]),
-//! Codex ([`codex::Codex`]) and droid ([`droid::Droid`]).
+//! Codex ([`codex::Codex`]), droid ([`droid::Droid`]), and any agent that speaks the Agent
+//! Client Protocol ([`acp`], a JSON-RPC client of its own over the same process start).
 //!
 //! Each run starts the CLI in the workspace, in a process group of its own, with a home
-//! directory of its own (never the user's configuration), and reads the JSON stream it
-//! prints one line at a time. An adapter's [`StreamReader`] turns each line into
+//! directory of its own (never the user's configuration). The JSON-lines adapters read
+//! the stream it prints one line at a time. An adapter's [`StreamReader`] turns each line into
 //! normalised [`AgentEvent`]s and, once the stream ends, into the run's outcome. The run
 //! is killed, with everything it started, at the request's time limit.
 //!
