@@ -5,6 +5,7 @@ pub mod client;
 pub mod demo;
 pub mod follow;
 pub mod local;
+pub mod plan;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@ use sortie_cli::client::{Client, ClientError};
 use sortie_cli::demo::{self, Example};
 use sortie_cli::follow::{self, Followed};
 use sortie_cli::local::{LocalCluster, LocalOptions};
+use sortie_cli::plan::PlanOptions;
 use sortie_cli::{exit, exit_code, usage_line};
 use sortie_model::MissionId;
 use sortie_model::api::SubmitMission;
@@ -47,6 +48,30 @@ enum Command {
         /// Submit and launch, but do not follow.
         #[arg(long)]
         detach: bool,
+    },
+    /// Propose a mission file for a goal in a repository, with a model profile.
+    Plan {
+        /// Take the model's first valid plan (the interactive conversation is not built yet).
+        #[arg(long)]
+        yes: bool,
+        /// The goal, in Markdown or plain text.
+        #[arg(short = 'f', long = "goal-file", value_name = "GOAL.md")]
+        goal_file: PathBuf,
+        /// The repository the mission changes.
+        #[arg(long = "repo", value_name = "DIR", default_value = ".")]
+        repository: PathBuf,
+        /// Where the mission file is written.
+        #[arg(short = 'o', long, default_value = "mission.toml")]
+        output: PathBuf,
+        /// The agents.<PROFILE> of the settings to plan with; it must be of kind llm.
+        #[arg(long, value_name = "PROFILE", default_value = "planner")]
+        agent: String,
+        /// A settings file, beside the SORTIE__... environment.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Overwrite the output file.
+        #[arg(long)]
+        force: bool,
     },
     /// Show a mission, or list missions.
     Status { id: Option<String> },
@@ -101,6 +126,26 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             repositories,
             detach,
         } => run(&client, &file, &repositories, detach).await,
+        Command::Plan {
+            yes,
+            goal_file,
+            repository,
+            output,
+            agent,
+            config,
+            force,
+        } => {
+            let options = PlanOptions {
+                goal_file,
+                repository,
+                output,
+                agent,
+                settings_file: config,
+                yes,
+                force,
+            };
+            sortie_cli::plan::plan(&options).await
+        }
         Command::Status { id } => status(&client, id.as_deref()).await,
         Command::Up {
             workers,
