@@ -180,6 +180,11 @@ pub enum AgentEvent {
     Error {
         message: String,
     },
+    /// What the run used: tokens, dollars, turns, tool calls, wall time. Sent once, as the
+    /// run ends.
+    Usage {
+        usage: AgentUsage,
+    },
     /// A line of the agent's own output, as it printed it, ahead of the events read from
     /// it: the record of what the CLI really said.
     Raw {
@@ -203,6 +208,15 @@ impl AgentEvent {
             },
             AgentEvent::Result { summary } => first_line(summary),
             AgentEvent::Error { message } => format!("error: {}", first_line(message)),
+            AgentEvent::Usage { usage } => format!(
+                "used {} tokens in, {} out{}",
+                usage.input_tokens + usage.cached_input_tokens,
+                usage.output_tokens,
+                usage
+                    .cost_usd
+                    .map(|dollars| format!(", ${dollars:.4}"))
+                    .unwrap_or_default()
+            ),
             AgentEvent::Raw { .. } => return None,
         })
     }

@@ -122,6 +122,9 @@ impl Agent for ScriptedAgent {
         emit(AgentEvent::Result {
             summary: outcome.summary.clone(),
         });
+        emit(AgentEvent::Usage {
+            usage: outcome.usage.clone(),
+        });
         Ok(outcome)
     }
 }
@@ -336,7 +339,11 @@ mod tests {
         assert!(
             matches!(&events[0], AgentEvent::Init { detail, .. } if detail.starts_with("scripted agent (no model)"))
         );
-        assert!(matches!(events.last(), Some(AgentEvent::Result { .. })));
+        assert!(matches!(
+            events.iter().rev().nth(1),
+            Some(AgentEvent::Result { .. })
+        ));
+        assert!(matches!(events.last(), Some(AgentEvent::Usage { .. })));
     }
 
     #[tokio::test]

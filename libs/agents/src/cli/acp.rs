@@ -164,6 +164,9 @@ impl Agent for Acp {
                 summary: outcome.summary.clone(),
             });
         }
+        let _ = events.send(AgentEvent::Usage {
+            usage: outcome.usage.clone(),
+        });
         Ok(outcome)
     }
 }

@@ -325,6 +325,9 @@ pub(crate) async fn run(
             outcome.left_undone.push(request.title().to_owned());
         }
     }
+    let _ = events.send(AgentEvent::Usage {
+        usage: outcome.usage.clone(),
+    });
     Ok(outcome)
 }
 

@@ -140,6 +140,9 @@ pub(crate) async fn run(
     session.emit(AgentEvent::Result {
         summary: session.outcome.summary.clone(),
     });
+    session.emit(AgentEvent::Usage {
+        usage: session.outcome.usage.clone(),
+    });
     Ok(session.outcome)
 }
 

@@ -180,6 +180,11 @@ async fn claude_code_writes_a_file_with_its_own_tool_and_reports_the_handoff_and
         )),
         "{events:#?}"
     );
+    assert!(
+        matches!(events.last(), Some(AgentEvent::Usage { usage }) if *usage == outcome.usage),
+        "the stream ends with the run's usage: {:?}",
+        events.last()
+    );
     assert_eq!(outcome.usage.tool_calls, 1);
     assert!(outcome.usage.turns >= 2, "{:?}", outcome.usage);
     assert!(outcome.usage.output_tokens > 0, "{:?}", outcome.usage);

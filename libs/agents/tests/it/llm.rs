@@ -215,10 +215,15 @@ async fn reads_writes_runs_and_finishes_over_each_protocol() {
                 denied: false,
             }));
             assert_eq!(
-                events.last(),
+                events.iter().rev().nth(1),
                 Some(&AgentEvent::Result {
                     summary: "wrote src/greeting.txt".to_owned()
                 })
+            );
+            assert!(
+                matches!(events.last(), Some(AgentEvent::Usage { usage }) if *usage == outcome.usage),
+                "the run ends with what it used: {:?}",
+                events.last()
             );
 
             let requests = server.model_requests();
@@ -422,7 +427,11 @@ async fn a_run_past_its_time_limit_is_stopped_at_the_limit() {
             failure.contains("time limit of 1.5s ran out after 1 turns"),
             "{protocol:?}: {failure}"
         );
-        assert!(matches!(events.last(), Some(AgentEvent::Result { .. })));
+        assert!(matches!(
+            events.iter().rev().nth(1),
+            Some(AgentEvent::Result { .. })
+        ));
+        assert!(matches!(events.last(), Some(AgentEvent::Usage { .. })));
         assert_eq!(server.turns_used(), 2);
     }
 }

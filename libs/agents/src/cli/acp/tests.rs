@@ -109,7 +109,11 @@ async fn a_file_is_written_through_the_client_and_the_handoff_and_usage_are_read
         event,
         AgentEvent::ToolCall { tool, input } if tool == "edit" && input == "Write src/greeting.txt"
     )));
-    assert!(matches!(events.last(), Some(AgentEvent::Result { .. })));
+    assert!(matches!(
+        events.iter().rev().nth(1),
+        Some(AgentEvent::Result { .. })
+    ));
+    assert!(matches!(events.last(), Some(AgentEvent::Usage { .. })));
     // The session was given the request's MCP servers, in ACP's form.
     let servers: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(workspace.join("mcp-servers.json")).expect("the servers"),
