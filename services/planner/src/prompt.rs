@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use sortie_model::lint::LintFinding;
 use sortie_model::mission_file::Diagnostics;
 
 use crate::survey::Survey;
@@ -124,6 +125,17 @@ pub(crate) fn refused(diagnostics: &Diagnostics) -> String {
         "Sortie refused that mission file. The parser's diagnostics (file:line:column: \
          severity[code]: field: message):\n\n```text\n{diagnostics}\n```\n\nFix every \
          error and answer with the whole corrected mission file in one ```toml block."
+    )
+}
+
+/// The message after an answer the parser accepted but the planning lint refused.
+pub(crate) fn linted(findings: &[LintFinding]) -> String {
+    let listed: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    format!(
+        "The mission file parses, but Sortie's planning lint refuses it:\n\n```text\n{}\n```\n\n\
+         Fix every error and answer with the whole corrected mission file in one ```toml \
+         block.",
+        listed.join("\n")
     )
 }
 

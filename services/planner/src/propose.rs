@@ -1,11 +1,12 @@
 //! Asking the model for a mission file, and repairing its mistakes with the parser's
-//! diagnostics.
+//! diagnostics and the planning lint's errors (its warnings go with the proposal).
 
 use std::time::Duration;
 
 use sortie_agents::AgentUsage;
 use sortie_agents::llm::{ChatError, ChatMessage, ChatModel};
-use sortie_model::mission_file::{self, Diagnostic, Diagnostics};
+use sortie_model::lint::{self, LintFinding};
+use sortie_model::mission_file::{self, Diagnostic, Diagnostics, Severity};
 use sortie_model::plan::Plan;
 
 use crate::prompt;
@@ -29,6 +30,8 @@ pub struct Proposal {
     pub plan: Plan,
     /// The parser's warnings about it; no errors.
     pub warnings: Diagnostics,
+    /// The planning lint's warnings about it (`sortie_model::lint`); no errors.
+    pub lint: Vec<LintFinding>,
     /// How many answers it took, the accepted one included.
     pub tries: usize,
     /// Tokens and dollars of every request, summed.
@@ -45,7 +48,8 @@ pub enum PlanError {
         tries: usize,
         /// The last answer's problems, one a line.
         problems: String,
-        /// The last answer's diagnostics; empty when it had no toml block.
+        /// The last answer's diagnostics; empty when it had no toml block or only the
+        /// planning lint refused it.
         diagnostics: Vec<Diagnostic>,
         /// Tokens and dollars of every request, summed.
         usage: AgentUsage,
@@ -58,6 +62,8 @@ pub enum PlanError {
 enum Refusal {
     NoTomlBlock,
     Invalid(Diagnostics),
+    /// The parser accepted it; the planning lint found errors.
+    Linted(Vec<LintFinding>),
 }
 
 /// A mission file for `goal` in the surveyed repository, from `model`: each refused answer
@@ -79,14 +85,20 @@ pub async fn propose(
             None => Refusal::NoTomlBlock,
             Some(mission_toml) => match mission_file::parse(FILE_NAME, mission_toml) {
                 Ok(parsed) => {
-                    tracing::info!(tries, "the model's mission file was accepted");
-                    return Ok(Proposal {
-                        mission_toml: mission_toml.to_owned(),
-                        plan: parsed.plan,
-                        warnings: parsed.warnings,
-                        tries,
-                        usage,
-                    });
+                    let findings = lint::lint(&parsed.plan);
+                    if lint::has_errors(&findings) {
+                        Refusal::Linted(findings)
+                    } else {
+                        tracing::info!(tries, "the model's mission file was accepted");
+                        return Ok(Proposal {
+                            mission_toml: mission_toml.to_owned(),
+                            plan: parsed.plan,
+                            warnings: parsed.warnings,
+                            lint: findings,
+                            tries,
+                            usage,
+                        });
+                    }
                 }
                 Err(diagnostics) => Refusal::Invalid(diagnostics),
             },
@@ -94,12 +106,17 @@ pub async fn propose(
         let feedback = match &refusal {
             Refusal::NoTomlBlock => prompt::NO_TOML_BLOCK.to_owned(),
             Refusal::Invalid(diagnostics) => prompt::refused(diagnostics),
+            Refusal::Linted(findings) => prompt::linted(findings),
         };
         tracing::info!(
             tries,
             errors = match &refusal {
                 Refusal::NoTomlBlock => 1,
                 Refusal::Invalid(diagnostics) => diagnostics.errors().count(),
+                Refusal::Linted(findings) => findings
+                    .iter()
+                    .filter(|finding| finding.severity == Severity::Error)
+                    .count(),
             },
             "the model's mission file was refused"
         );
@@ -110,6 +127,14 @@ pub async fn propose(
     let (problems, diagnostics) = match last_refusal {
         Refusal::NoTomlBlock => ("the answer had no ```toml block".to_owned(), Vec::new()),
         Refusal::Invalid(diagnostics) => (diagnostics.to_string(), diagnostics.into_vec()),
+        Refusal::Linted(findings) => (
+            findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Vec::new(),
+        ),
     };
     Err(PlanError::NoValidPlan {
         tries: MAX_TRIES,

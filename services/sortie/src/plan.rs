@@ -103,6 +103,9 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
     for warning in proposal.warnings.iter() {
         eprintln!("{warning}");
     }
+    for finding in &proposal.lint {
+        eprintln!("{finding}");
+    }
     print!("{}", outline(&proposal.plan));
     println!(
         "wrote {} after {} {}; {}",

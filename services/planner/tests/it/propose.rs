@@ -180,3 +180,31 @@ async fn a_model_endpoint_that_fails_is_a_model_error_not_a_refused_plan() {
         .expect_err("a model error");
     assert!(matches!(error, PlanError::Model(_)), "{error}");
 }
+
+#[tokio::test]
+async fn an_accepted_plan_carries_the_planning_lints_warnings() {
+    let chained = format!(
+        "{}\n[[features]]\nid = \"F-DOCS\"\ntitle = \"document /health\"\nmilestone = \"m1\"\n\
+         touches = [\"docs/**\"]\npreconditions = [\"F-HEALTH\"]\nverification = [\"read docs\"]\n\
+         fulfills = [\"VAL-HEALTH-001\"]\n",
+        mission("VAL-HEALTH-001")
+    );
+    let server = ModelServer::start(Script::new("a needless chain", [answer(&chained)]))
+        .await
+        .expect("server");
+
+    let proposal = propose(GOAL, &survey(), &model(&server, Protocol::Anthropic))
+        .await
+        .expect("warnings do not refuse a plan");
+
+    assert_eq!(proposal.tries, 1);
+    let codes: Vec<&str> = proposal
+        .lint
+        .iter()
+        .map(|finding| finding.code.as_str())
+        .collect();
+    assert!(
+        codes.contains(&"SL004"),
+        "the needless precondition: {codes:?}"
+    );
+}
