@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::{
     Invocation, ProcessEnd, RunHome, StreamReader, excerpt, json_line, parse_handoff, place_skill,
-    program, text_of,
+    program, read_anthropic_tokens, text_of,
 };
 use crate::process::tail;
 use crate::{Agent, AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentRole};
@@ -299,16 +299,7 @@ impl StreamReader for ClaudeStream {
             ));
             return outcome;
         };
-        let usage = result.get("usage");
-        let count = |name: &str| {
-            usage
-                .and_then(|usage| usage.get(name))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
-        outcome.usage.input_tokens = count("input_tokens") + count("cache_creation_input_tokens");
-        outcome.usage.cached_input_tokens = count("cache_read_input_tokens");
-        outcome.usage.output_tokens = count("output_tokens");
+        read_anthropic_tokens(result.get("usage"), &mut outcome.usage);
         outcome.usage.cost_usd = result.get("total_cost_usd").and_then(Value::as_f64);
         outcome.usage.turns = result
             .get("num_turns")

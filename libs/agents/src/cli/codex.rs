@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{
     Invocation, ProcessEnd, RunHome, StreamReader, command_allowed, excerpt, json_line,
-    parse_handoff, place_skill, program, text_of,
+    judge_completed, parse_handoff, place_skill, program, text_of,
 };
 use crate::prices::{TokenPrices, prices_for};
 use crate::process::tail;
@@ -237,19 +237,8 @@ impl StreamReader for CodexStream {
                     .map(|error| format!("; its last error: {}", excerpt(&error)))
                     .unwrap_or_default()
             ))
-        } else if !self.outside.is_empty() {
-            Some(format!(
-                "Codex ran {} command(s) outside the allowed commands: {}",
-                self.outside.len(),
-                self.outside.join(", ")
-            ))
-        } else if end.code.is_some_and(|code| code != 0) {
-            Some(format!(
-                "Codex completed its turn but {}",
-                end.describe("codex")
-            ))
         } else {
-            None
+            judge_completed("codex", &self.outside, &end)
         };
         outcome
     }

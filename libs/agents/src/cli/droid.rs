@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 
 use super::{
     Invocation, ProcessEnd, RunHome, StreamReader, command_allowed, excerpt, json_line,
-    parse_handoff, place_skill, program, text_of,
+    judge_completed, parse_handoff, place_skill, program, read_anthropic_tokens, text_of,
 };
 use crate::prices::{TokenPrices, prices_for};
 use crate::process::tail;
@@ -281,16 +281,7 @@ impl StreamReader for DroidStream {
             ));
             return outcome;
         };
-        let usage = completion.get("usage");
-        let count = |name: &str| {
-            usage
-                .and_then(|usage| usage.get(name))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
-        outcome.usage.input_tokens = count("input_tokens") + count("cache_creation_input_tokens");
-        outcome.usage.cached_input_tokens = count("cache_read_input_tokens");
-        outcome.usage.output_tokens = count("output_tokens");
+        read_anthropic_tokens(completion.get("usage"), &mut outcome.usage);
         outcome.usage.turns = completion
             .get("numTurns")
             .and_then(Value::as_u64)
@@ -307,16 +298,8 @@ impl StreamReader for DroidStream {
                 "droid completed, but {}",
                 denied_text(&self.denied_calls)
             ))
-        } else if !self.outside.is_empty() {
-            Some(format!(
-                "droid ran {} command(s) outside the allowed commands: {}",
-                self.outside.len(),
-                self.outside.join(", ")
-            ))
-        } else if end.code.is_some_and(|code| code != 0) {
-            Some(format!("droid completed but {}", end.describe("droid")))
         } else {
-            None
+            judge_completed("droid", &self.outside, &end)
         };
         outcome
     }

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::process::{ProcessGroup, tail};
-use crate::{AgentError, AgentEvent, AgentOutcome, AgentRequest};
+use crate::{AgentError, AgentEvent, AgentOutcome, AgentRequest, AgentUsage};
 
 pub use handoff::{HANDOFF_FORMAT, parse_handoff};
 
@@ -381,6 +381,37 @@ pub(crate) fn place_skill(dir: &Path, skill: &SkillDefinition) -> Result<(), Age
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(dir.join("SKILL.md"), text))
         .map_err(|error| AgentError::Io(format!("placing skill {}: {error}", skill.name)))
+}
+
+/// Read tokens reported the way Anthropic reports them (`input_tokens`,
+/// `cache_creation_input_tokens`, `cache_read_input_tokens`, `output_tokens`) into
+/// `usage`: tokens written to the cache are input, tokens read from it are cached input.
+pub(crate) fn read_anthropic_tokens(reported: Option<&Value>, usage: &mut AgentUsage) {
+    let count = |name: &str| {
+        reported
+            .and_then(|reported| reported.get(name))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    usage.input_tokens = count("input_tokens") + count("cache_creation_input_tokens");
+    usage.cached_input_tokens = count("cache_read_input_tokens");
+    usage.output_tokens = count("output_tokens");
+}
+
+/// The last two things a completed run is judged on: commands it ran outside the allowed
+/// prefixes, then an exit code other than 0.
+pub(crate) fn judge_completed(agent: &str, outside: &[String], end: &ProcessEnd) -> Option<String> {
+    if !outside.is_empty() {
+        Some(format!(
+            "{agent} ran {} command(s) outside the allowed commands: {}",
+            outside.len(),
+            outside.join(", ")
+        ))
+    } else if end.code.is_some_and(|code| code != 0) {
+        Some(format!("{agent} completed but {}", end.describe(agent)))
+    } else {
+        None
+    }
 }
 
 /// Whether `command` starts with one of the allowed prefixes (word by word: `git status`
