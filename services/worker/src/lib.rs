@@ -15,6 +15,7 @@
 mod attempt;
 pub mod mcp;
 mod reports;
+mod repository_file;
 pub mod skills;
 
 use std::future::Future;

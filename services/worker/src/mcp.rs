@@ -6,10 +6,11 @@
 //! Invariant: only a file inside the workspace is read: a `.mcp.json` that is a symbolic
 //! link to somewhere else is refused.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sortie_model::mcp::{McpServer, REPOSITORY_MCP_FILE, merge, parse_mcp_json};
+
+use crate::repository_file::read_repository_file;
 
 /// The largest `.mcp.json` read: a list of servers, not a data file.
 pub const MAX_MCP_FILE_BYTES: u64 = 256 * 1024;
@@ -34,40 +35,9 @@ pub async fn servers_for_attempt(
 
 /// The text of the workspace's `.mcp.json`, or `None` when it has none.
 async fn read_mcp_file(workspace: &Path) -> Result<Option<String>, McpFileError> {
-    let unreadable = |reason: String| McpFileError { reason };
-    let path = workspace.join(REPOSITORY_MCP_FILE);
-    let resolved = match tokio::fs::canonicalize(&path).await {
-        Ok(resolved) => resolved,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(unreadable(error.to_string())),
-    };
-    let root: PathBuf = tokio::fs::canonicalize(workspace)
+    read_repository_file(workspace, REPOSITORY_MCP_FILE, MAX_MCP_FILE_BYTES)
         .await
-        .map_err(|error| unreadable(format!("the workspace: {error}")))?;
-    if !resolved.starts_with(&root) {
-        return Err(unreadable(
-            "it is a link to a file outside the repository".to_owned(),
-        ));
-    }
-    let metadata = tokio::fs::metadata(&resolved)
-        .await
-        .map_err(|error| unreadable(error.to_string()))?;
-    if !metadata.is_file() {
-        return Err(unreadable("it is not a file".to_owned()));
-    }
-    if metadata.len() > MAX_MCP_FILE_BYTES {
-        return Err(unreadable(format!(
-            "it is {} bytes, more than the {MAX_MCP_FILE_BYTES} it may have",
-            metadata.len()
-        )));
-    }
-    tokio::fs::read_to_string(&resolved)
-        .await
-        .map(Some)
-        .map_err(|error| match error.kind() {
-            io::ErrorKind::InvalidData => unreadable("it is not UTF-8 text".to_owned()),
-            _ => unreadable(error.to_string()),
-        })
+        .map_err(|reason| McpFileError { reason })
 }
 
 #[cfg(test)]

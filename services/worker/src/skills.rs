@@ -12,13 +12,14 @@
 //! link to somewhere else is refused, so a repository cannot put a worker's own files in
 //! an agent's prompt.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sortie_model::plan::{Feature, SkillDefinition};
 use sortie_model::skills::{
     SkillError, check_repository_skill_name, parse_skill_md, repository_skill_paths,
 };
+
+use crate::repository_file::read_repository_file;
 
 /// The largest `SKILL.md` read: a skill is instructions for an agent, not a data file.
 pub const MAX_SKILL_FILE_BYTES: u64 = 256 * 1024;
@@ -88,43 +89,12 @@ pub async fn find_repository_skill(
 
 /// The text of `relative` under `workspace`, or `None` when there is no such file.
 async fn read_inside(workspace: &Path, relative: &str) -> Result<Option<String>, SkillLookupError> {
-    let unreadable = |reason: String| SkillLookupError::Unreadable {
-        path: relative.to_owned(),
-        reason,
-    };
-    let path = workspace.join(relative);
-    let resolved = match tokio::fs::canonicalize(&path).await {
-        Ok(resolved) => resolved,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(unreadable(error.to_string())),
-    };
-    let root: PathBuf = tokio::fs::canonicalize(workspace)
+    read_repository_file(workspace, relative, MAX_SKILL_FILE_BYTES)
         .await
-        .map_err(|error| unreadable(format!("the workspace: {error}")))?;
-    if !resolved.starts_with(&root) {
-        return Err(unreadable(
-            "it is a link to a file outside the repository".to_owned(),
-        ));
-    }
-    let metadata = tokio::fs::metadata(&resolved)
-        .await
-        .map_err(|error| unreadable(error.to_string()))?;
-    if !metadata.is_file() {
-        return Err(unreadable("it is not a file".to_owned()));
-    }
-    if metadata.len() > MAX_SKILL_FILE_BYTES {
-        return Err(unreadable(format!(
-            "it is {} bytes, more than the {MAX_SKILL_FILE_BYTES} a skill may have",
-            metadata.len()
-        )));
-    }
-    let text = tokio::fs::read_to_string(&resolved)
-        .await
-        .map_err(|error| match error.kind() {
-            io::ErrorKind::InvalidData => unreadable("it is not UTF-8 text".to_owned()),
-            _ => unreadable(error.to_string()),
-        })?;
-    Ok(Some(text))
+        .map_err(|reason| SkillLookupError::Unreadable {
+            path: relative.to_owned(),
+            reason,
+        })
 }
 
 #[cfg(test)]
