@@ -211,7 +211,9 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
         task: AgentTask::Feature(task.feature.clone()),
         skill,
         agents_md,
-        time_limit: Duration::from_secs(u64::from(task.time_limit_seconds.max(1))),
+        time_limit: agent_time_limit(Duration::from_secs(u64::from(
+            task.time_limit_seconds.max(1),
+        ))),
         allowed_commands: sortie_agents::default_allowed_commands(),
         max_turns: None,
         mcp_servers,
@@ -274,6 +276,14 @@ async fn work(worker: &Arc<Worker>, task: &FeatureTask, activity: Arc<Mutex<Stri
 /// having taken none.
 fn whole_milliseconds(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// The agent's share of the attempt's time limit: a tenth of it (at most a minute) is kept
+/// for committing, rebasing and pushing, so that an agent that runs long is stopped by
+/// its own limit, and its handoff and usage are still reported, before the attempt's.
+fn agent_time_limit(attempt: Duration) -> Duration {
+    let kept = (attempt / 10).min(Duration::from_secs(60));
+    attempt.saturating_sub(kept).max(Duration::from_secs(1))
 }
 
 /// Why a run that spent more than its profile's budget (`max_budget_usd`) fails: the
@@ -381,6 +391,22 @@ mod tests {
         assert_eq!(whole_milliseconds(Duration::from_micros(1)), 1);
         assert_eq!(whole_milliseconds(Duration::from_millis(1500)), 1500);
         assert_eq!(whole_milliseconds(Duration::from_micros(1_500_001)), 1501);
+    }
+
+    #[test]
+    fn the_agent_stops_before_the_attempt_does() {
+        assert_eq!(
+            agent_time_limit(Duration::from_secs(100)),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            agent_time_limit(Duration::from_secs(3600)),
+            Duration::from_secs(3540)
+        );
+        assert_eq!(
+            agent_time_limit(Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
