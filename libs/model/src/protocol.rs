@@ -74,6 +74,9 @@ pub struct ValidationTask {
     /// review half of scrutiny.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Feature>,
+    /// The MCP servers the plan declares, given to the validator's agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<McpServer>,
 }
 
 fn scripted_validator() -> String {

@@ -163,6 +163,7 @@ pub fn validation_task(input: ValidationTaskInput<'_>, config: &Config) -> Outgo
         time_limit_seconds: seconds(config.attempt_time_limit),
         agent: plan.settings.agents.validator.clone(),
         features,
+        mcp_servers: plan.mcp_servers.clone(),
     };
     outgoing(
         Topic::ValidationTask,

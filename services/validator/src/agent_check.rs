@@ -88,17 +88,7 @@ pub(crate) async fn run_reviewer(
     let agents_md = tokio::fs::read_to_string(checkout.join("AGENTS.md"))
         .await
         .ok();
-    let request = AgentRequest {
-        workspace: checkout.to_path_buf(),
-        role: AgentRole::Reviewer,
-        task: AgentTask::Brief(brief),
-        skill: None,
-        agents_md,
-        time_limit: limit,
-        allowed_commands: allowed_commands(task),
-        max_turns: None,
-        mcp_servers: Vec::new(),
-    };
+    let request = reviewer_request(task, checkout, brief, limit, agents_md);
     let (events, mut received) = mpsc::unbounded_channel::<AgentEvent>();
     let watch_events = async {
         while let Some(event) = received.recv().await {
@@ -122,6 +112,28 @@ pub(crate) async fn run_reviewer(
             )),
             ..AgentOutcome::default()
         },
+    }
+}
+
+/// What a validator agent is asked: a read-only review of the checkout with `brief`, the
+/// repository's AGENTS.md, the validator's allowed commands and the plan's MCP servers.
+fn reviewer_request(
+    task: &ValidationTask,
+    checkout: &Path,
+    brief: Brief,
+    limit: Duration,
+    agents_md: Option<String>,
+) -> AgentRequest {
+    AgentRequest {
+        workspace: checkout.to_path_buf(),
+        role: AgentRole::Reviewer,
+        task: AgentTask::Brief(brief),
+        skill: None,
+        agents_md,
+        time_limit: limit,
+        allowed_commands: allowed_commands(task),
+        max_turns: None,
+        mcp_servers: task.mcp_servers.clone(),
     }
 }
 
@@ -244,5 +256,44 @@ mod tests {
         assert!(brief.answer_format.contains("<verdict>pass</verdict>"));
         let allowed = allowed_commands(&task);
         assert!(allowed.contains(&"curl".to_owned()) && allowed.contains(&"./test.sh".to_owned()));
+    }
+
+    #[test]
+    fn a_validator_agent_reviews_read_only_with_the_plans_mcp_servers() {
+        let task: ValidationTask = serde_json::from_value(serde_json::json!({
+            "mission": "00000000-0000-0000-0000-000000000001",
+            "mission_name": "notes",
+            "plan_version": 1,
+            "fence": {"attempt": "00000000-0000-0000-0000-000000000002", "epoch": 1},
+            "milestone": "m1",
+            "target": {
+                "repository": {"name": "notes", "url": "/tmp/notes.git", "base_branch": "main"},
+                "integration_branch": "sortie/notes"
+            },
+            "commit": "abc123",
+            "assertions": [],
+            "services": {"commands": {}},
+            "run_scrutiny": true,
+            "run_user_testing": false,
+            "heartbeat_seconds": 1,
+            "time_limit_seconds": 60,
+            "mcp_servers": [{"name": "docs", "transport": {"type": "stdio", "command": "docs-mcp", "args": ["--stdio"]}}]
+        }))
+        .expect("a task");
+        let brief = Brief {
+            title: "Review".to_owned(),
+            text: "Review it.".to_owned(),
+            answer_format: String::new(),
+        };
+        let request = reviewer_request(
+            &task,
+            Path::new("/checkout"),
+            brief,
+            Duration::from_secs(30),
+            None,
+        );
+        assert_eq!(request.role, AgentRole::Reviewer);
+        assert_eq!(request.mcp_servers.len(), 1);
+        assert_eq!(request.mcp_servers[0].name, "docs");
     }
 }

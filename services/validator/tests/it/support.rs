@@ -124,6 +124,7 @@ pub(crate) fn task(repository: &BareRepo, commit: &str) -> ValidationTask {
         time_limit_seconds: 120,
         agent: "scripted".to_owned(),
         features: Vec::new(),
+        mcp_servers: Vec::new(),
     }
 }
 
