@@ -119,6 +119,7 @@ async fn a_mission_runs_on_claude_code_and_completes() {
             team: None,
             submitted_by: Some("e2e".to_owned()),
             launch: true,
+            approve: true,
         })
         .await
         .expect("submit");

@@ -93,6 +93,7 @@ async fn a_mission_across_two_repositories_integrates_and_validates_each() {
             team: Some("platform".to_owned()),
             submitted_by: Some("e2e".to_owned()),
             launch: true,
+            approve: true,
         })
         .await
         .expect("submit");

@@ -47,6 +47,7 @@ macro_rules! ledger_conformance_suite {
             handoffs_and_findings_are_stored,
             a_missions_usage_sums_its_attempts_handoffs,
             a_plan_amendment_adds_work_and_keeps_history,
+            a_draft_is_approved_once_for_its_current_plan_then_launched,
         );
     };
     (@checks $fresh:path; $($check:ident),+ $(,)?) => {
@@ -141,7 +142,7 @@ fn submission() -> MissionSubmission {
         tenant: "acme".to_owned(),
         team: "platform".to_owned(),
         submitted_by: "alice".to_owned(),
-        approved_by: "alice".to_owned(),
+        approved_by: Some("alice".to_owned()),
         plan: sample_plan(),
         source: Some("# mission.toml".to_owned()),
     }
@@ -294,6 +295,8 @@ pub async fn create_and_read_back(ledger: Arc<dyn Ledger>) {
     assert_eq!(record.name, "conformance");
     assert!(record.created_at >= before);
     assert!(record.owner.is_none());
+    let approval = record.approval.expect("a submitted plan is approved");
+    assert_eq!((approval.by.as_str(), approval.plan_version), ("alice", 1));
 
     let plan = ledger.plan(mission, None).await.expect("plan");
     assert_eq!(plan.plan, sample_plan(), "the plan reads back unchanged");
@@ -1331,5 +1334,134 @@ pub async fn a_plan_amendment_adds_work_and_keeps_history(ledger: Arc<dyn Ledger
     assert_eq!(
         ledger.mission(mission).await.expect("mission").plan_version,
         2
+    );
+}
+
+pub async fn a_draft_is_approved_once_for_its_current_plan_then_launched(ledger: Arc<dyn Ledger>) {
+    let mission = ledger
+        .create_mission(MissionSubmission {
+            approved_by: None,
+            ..submission()
+        })
+        .await
+        .expect("create draft");
+    let draft = ledger.mission(mission).await.expect("mission");
+    assert_eq!(draft.state, MissionState::Draft);
+    assert_eq!(draft.approval, None);
+    assert_eq!(
+        ledger.plan(mission, None).await.expect("plan").approved_by,
+        None
+    );
+
+    let person = Actor::person("bob");
+    let error = ledger
+        .apply(Change::new(mission, person.clone()).step(mission_step(MissionState::Running)))
+        .await
+        .expect_err("a draft is not launched");
+    assert!(matches!(error, LedgerError::Conflict(_)), "{error}");
+    assert!(error.to_string().contains("needs approval"), "{error}");
+
+    // The plan changes while it is a draft: approving the version read before is refused.
+    let mut amended = sample_plan();
+    amended.mission.goal = "prove the ledger, revised".to_owned();
+    ledger
+        .apply(Change::new(mission, person.clone()).step(Step::AmendPlan {
+            plan: Box::new(amended),
+            created_by: "alice".to_owned(),
+            approved_by: None,
+            reason: "revised".to_owned(),
+        }))
+        .await
+        .expect("amend the draft");
+    let approve = |plan_version| {
+        Change::new(mission, person.clone()).step(Step::Approve {
+            by: "bob".to_owned(),
+            plan_version,
+        })
+    };
+    let error = ledger
+        .apply(approve(1))
+        .await
+        .expect_err("a stale version is refused");
+    assert!(matches!(error, LedgerError::Conflict(_)), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("plan version 1") && message.contains("version 2"),
+        "{message}"
+    );
+    assert_eq!(
+        ledger.mission(mission).await.expect("mission").state,
+        MissionState::Draft
+    );
+
+    let before = ledger.now().await.expect("now");
+    ledger.apply(approve(2)).await.expect("approve");
+    let approved = ledger.mission(mission).await.expect("mission");
+    assert_eq!(approved.state, MissionState::Approved);
+    let approval = approved.approval.expect("the approval is recorded");
+    assert_eq!((approval.by.as_str(), approval.plan_version), ("bob", 2));
+    assert!(approval.at >= before);
+    assert_eq!(
+        ledger
+            .plan(mission, Some(2))
+            .await
+            .expect("plan")
+            .approved_by
+            .as_deref(),
+        Some("bob")
+    );
+    assert_eq!(
+        ledger
+            .plan(mission, Some(1))
+            .await
+            .expect("plan")
+            .approved_by,
+        None
+    );
+    let events = ledger.events(mission, 0, 100).await.expect("events");
+    let last = events.last().expect("events");
+    assert_eq!(last.kind, "mission_approved");
+    assert_eq!(last.data["by"], "bob");
+    assert_eq!(last.data["plan_version"], 2);
+    assert_eq!(last.data["to"], "approved");
+    let audit = ledger
+        .audit_log(Some(mission), 0, 100)
+        .await
+        .expect("audit log");
+    let entry = audit
+        .iter()
+        .find(|entry| entry.action == "approve_mission")
+        .expect("the approval is audited");
+    assert_eq!(entry.actor, person);
+    assert_eq!(entry.detail["by"], "bob");
+    assert_eq!(entry.detail["plan_version"], 2);
+
+    let error = ledger
+        .apply(approve(2))
+        .await
+        .expect_err("approving twice is refused");
+    assert!(matches!(error, LedgerError::Conflict(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("already approved: bob approved plan version 2"),
+        "{error}"
+    );
+    let events_before_launch = event_count(&ledger, mission).await;
+
+    ledger
+        .apply(Change::new(mission, person).step(mission_step(MissionState::Running)))
+        .await
+        .expect("launch the approved mission");
+    let launched = ledger.mission(mission).await.expect("mission");
+    assert_eq!(launched.state, MissionState::Running);
+    assert_eq!(
+        launched.approval.map(|approval| approval.by),
+        Some("bob".to_owned()),
+        "launching keeps the approval"
+    );
+    assert_eq!(
+        event_count(&ledger, mission).await,
+        events_before_launch + 1
     );
 }

@@ -34,7 +34,8 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     /// The ledger's clock.
     async fn now(&self) -> LedgerResult<DateTime<Utc>>;
 
-    /// Store a new mission in `approved`, with plan version 1, its milestones and features.
+    /// Store a new mission with plan version 1, its milestones and features: in `approved`
+    /// when the submission names its approver, else in `draft`.
     async fn create_mission(&self, submission: MissionSubmission) -> LedgerResult<MissionId>;
 
     async fn mission(&self, id: MissionId) -> LedgerResult<MissionRecord>;

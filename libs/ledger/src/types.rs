@@ -36,8 +36,9 @@ pub struct MissionSubmission {
     pub tenant: String,
     pub team: String,
     pub submitted_by: String,
-    /// Who approved the plan; a submitted plan is an approved plan.
-    pub approved_by: String,
+    /// Who approved plan version 1 as it was submitted; `None` stores a draft, which
+    /// [`Step::Approve`] approves later.
+    pub approved_by: Option<String>,
     pub plan: Plan,
     /// The mission file's text, kept beside the plan for the record.
     pub source: Option<String>,
@@ -56,6 +57,16 @@ pub struct MissionRecord {
     pub updated_at: DateTime<Utc>,
     /// The orchestrator replica that owns the mission now, if its lease is held.
     pub owner: Option<MissionLease>,
+    /// Who approved which plan version, and when; `None` while it is a draft.
+    pub approval: Option<Approval>,
+}
+
+/// A person's approval of one plan version of a mission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub by: String,
+    pub plan_version: i32,
+    pub at: DateTime<Utc>,
 }
 
 /// A replica's fenced lease on a mission.
@@ -193,6 +204,14 @@ pub enum Step {
     Mission {
         to: MissionState,
         reason: String,
+    },
+    /// Approve a draft mission's plan: `plan_version` must be its current version. Moves
+    /// the mission from `draft` to `approved`, records who approved which version and
+    /// when on the mission, and writes an audit entry. A mission approved before is
+    /// refused, never approved again.
+    Approve {
+        by: String,
+        plan_version: i32,
     },
     Milestone {
         id: MilestoneId,

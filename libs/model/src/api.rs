@@ -11,7 +11,8 @@ use crate::ids::{AttemptId, FeatureId, MilestoneId, MissionId, RepositoryName};
 use crate::records::{Finding, Usage};
 use crate::state::{AttemptState, FeatureState, MilestoneState, MissionState};
 
-/// `POST /v1/missions`: a mission file to store and, unless `launch` is false, run.
+/// `POST /v1/missions`: a mission file to store and, unless `launch` is false, run. With
+/// `approve` false it is stored as a draft, which must be approved before it is launched.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubmitMission {
     /// The mission file's text.
@@ -30,6 +31,9 @@ pub struct SubmitMission {
     pub submitted_by: Option<String>,
     #[serde(default = "launch_by_default")]
     pub launch: bool,
+    /// The submitter approves the plan as submitted; false stores a draft.
+    #[serde(default = "approve_by_default")]
+    pub approve: bool,
 }
 
 fn default_file_name() -> String {
@@ -38,6 +42,19 @@ fn default_file_name() -> String {
 
 fn launch_by_default() -> bool {
     true
+}
+
+fn approve_by_default() -> bool {
+    true
+}
+
+/// `POST /v1/missions/{id}/approve`: approve a draft mission's plan, naming the version
+/// the approver read; a version that is no longer the current one is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproveMission {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    pub plan_version: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,6 +80,13 @@ pub struct MissionSummary {
     /// The orchestrator replica driving the mission now, while its lease is held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Who approved the plan, which version and when; absent while it is a draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_plan_version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
     /// What the agents of all its attempts used so far, finished and failed alike;
     /// `cost_usd` is absent while no attempt reported dollars.
     #[serde(default)]

@@ -106,8 +106,10 @@ macro_rules! state_enum {
 }
 
 state_enum! {
-    /// A mission, from approval to its end.
+    /// A mission, from its draft to its end.
     MissionState, "mission" {
+        /// Stored, waiting for a person to approve its plan.
+        Draft => "draft",
         /// Approved and stored, not yet launched.
         Approved => "approved",
         /// Work is being dispatched.
@@ -121,6 +123,7 @@ state_enum! {
         Cancelled => "cancelled",
     }
     transitions {
+        Draft -> [Approved, Cancelled],
         Approved -> [Running, Cancelled],
         Running -> [Paused, Blocked, Completed, Failed, Cancelled],
         Paused -> [Running, Cancelled],
@@ -269,6 +272,27 @@ mod tests {
             error.to_string(),
             "illegal feature transition from done to running"
         );
+    }
+
+    #[test]
+    fn a_draft_is_approved_before_it_runs() {
+        assert_eq!(MissionState::Draft.check(MissionState::Approved), Ok(()));
+        assert_eq!(MissionState::Draft.check(MissionState::Cancelled), Ok(()));
+        assert!(!MissionState::Draft.is_terminal());
+        let error = MissionState::Draft
+            .check(MissionState::Running)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "illegal mission transition from draft to running"
+        );
+        for from in MissionState::ALL {
+            assert!(
+                !from.can_become(MissionState::Draft),
+                "nothing goes back to draft, not even {from}"
+            );
+        }
+        assert_eq!("draft".parse::<MissionState>(), Ok(MissionState::Draft));
     }
 
     #[test]

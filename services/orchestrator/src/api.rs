@@ -1,4 +1,4 @@
-//! The control API: submit and launch missions, and see where they stand.
+//! The control API: submit, approve and launch missions, and see where they stand.
 
 use std::sync::Arc;
 
@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sortie_ledger::{Actor, AttemptTarget, Change, LedgerError, MissionSubmission, Step};
 use sortie_model::api::{
-    ApiError, ApiErrorBody, AttemptStatus, AttemptSubject, EventView, FeatureStatus, FindingStatus,
-    MilestoneStatus, MissionStatus, MissionSummary, SubmitMission, SubmittedMission,
+    ApiError, ApiErrorBody, ApproveMission, AttemptStatus, AttemptSubject, EventView,
+    FeatureStatus, FindingStatus, MilestoneStatus, MissionStatus, MissionSummary, SubmitMission,
+    SubmittedMission,
 };
 use sortie_model::records::Usage;
 use sortie_model::state::MissionState;
@@ -30,6 +31,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/readyz", get(ready))
         .route("/v1/missions", post(submit).get(list))
         .route("/v1/missions/{id}", get(show))
+        .route("/v1/missions/{id}/approve", post(approve))
         .route("/v1/missions/{id}/launch", post(launch))
         .route("/v1/missions/{id}/events", get(events))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -138,6 +140,12 @@ async fn submit(
             })?;
         repository.url.clone_from(url);
     }
+    if !request.approve && request.launch {
+        return Err(ApiFailure::new(
+            ErrorKind::BadRequest,
+            "a draft cannot be launched: submit it with launch false, approve it, then launch it",
+        ));
+    }
     let submitted_by = request
         .submitted_by
         .clone()
@@ -151,12 +159,16 @@ async fn submit(
                 .unwrap_or_else(|| "default".to_owned()),
             team: request.team.clone().unwrap_or_else(|| "default".to_owned()),
             submitted_by: submitted_by.clone(),
-            approved_by: submitted_by.clone(),
+            approved_by: request.approve.then(|| submitted_by.clone()),
             plan,
             source: Some(request.mission_file.clone()),
         })
         .await?;
-    let mut state = MissionState::Approved;
+    let mut state = if request.approve {
+        MissionState::Approved
+    } else {
+        MissionState::Draft
+    };
     if request.launch {
         launch_mission(&core, id, &submitted_by).await?;
         state = MissionState::Running;
@@ -205,6 +217,30 @@ async fn launch(
     Ok(Json(json!({ "id": id, "state": MissionState::Running })))
 }
 
+/// Approve a draft's plan version; the ledger refuses a stale version and a second
+/// approval.
+async fn approve(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    Json(request): Json<ApproveMission>,
+) -> ApiResult<Json<MissionSummary>> {
+    let id = parse_mission_id(&id)?;
+    let by = request.by.unwrap_or_else(|| "anonymous".to_owned());
+    core.apply(Change::new(id, Actor::person(&by)).step(Step::Approve {
+        by,
+        plan_version: request.plan_version,
+    }))
+    .await?;
+    let record = core.ledger.mission(id).await?;
+    let usage = core
+        .ledger
+        .mission_usage(&[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(Json(summary(&record, usage)))
+}
+
 fn summary(record: &sortie_ledger::MissionRecord, usage: Usage) -> MissionSummary {
     MissionSummary {
         id: record.id,
@@ -217,6 +253,12 @@ fn summary(record: &sortie_ledger::MissionRecord, usage: Usage) -> MissionSummar
         created_at: record.created_at,
         updated_at: record.updated_at,
         owner: record.owner.as_ref().map(|lease| lease.replica.clone()),
+        approved_by: record.approval.as_ref().map(|approval| approval.by.clone()),
+        approved_plan_version: record
+            .approval
+            .as_ref()
+            .map(|approval| approval.plan_version),
+        approved_at: record.approval.as_ref().map(|approval| approval.at),
         usage,
     }
 }

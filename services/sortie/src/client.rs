@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use sortie_model::MissionId;
 use sortie_model::api::{
-    ApiError, EventView, MissionStatus, MissionSummary, SubmitMission, SubmittedMission,
+    ApiError, ApproveMission, EventView, MissionStatus, MissionSummary, SubmitMission,
+    SubmittedMission,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,40 @@ impl Client {
             .http
             .post(format!("{}/v1/missions", self.base))
             .json(request)
+            .send()
+            .await
+            .map_err(|error| self.unreachable(&error))?;
+        self.read(response).await
+    }
+
+    /// Approve a draft's plan version.
+    pub async fn approve(
+        &self,
+        id: MissionId,
+        request: &ApproveMission,
+    ) -> Result<MissionSummary, ClientError> {
+        self.post(&format!("/v1/missions/{id}/approve"), request)
+            .await
+    }
+
+    /// Launch an approved mission.
+    pub async fn launch(&self, id: MissionId, by: &str) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            &format!("/v1/missions/{id}/launch"),
+            &serde_json::json!({ "by": by }),
+        )
+        .await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
             .send()
             .await
             .map_err(|error| self.unreachable(&error))?;

@@ -74,6 +74,7 @@ pub async fn prepare(example: &Example, work_dir: &Path) -> anyhow::Result<Submi
         team: None,
         submitted_by: Some(whoami()),
         launch: true,
+        approve: true,
     })
 }
 

@@ -30,7 +30,10 @@ pub mod exit {
 pub fn exit_code(state: MissionState) -> i32 {
     match state {
         MissionState::Completed => exit::COMPLETED,
-        MissionState::Blocked | MissionState::Paused | MissionState::Approved => exit::BLOCKED,
+        MissionState::Blocked
+        | MissionState::Paused
+        | MissionState::Draft
+        | MissionState::Approved => exit::BLOCKED,
         MissionState::Failed | MissionState::Cancelled | MissionState::Running => exit::FAILED,
     }
 }

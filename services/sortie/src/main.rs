@@ -14,7 +14,7 @@ use sortie_cli::local::{LocalCluster, LocalOptions};
 use sortie_cli::plan::PlanOptions;
 use sortie_cli::{exit, exit_code, usage_line};
 use sortie_model::MissionId;
-use sortie_model::api::SubmitMission;
+use sortie_model::api::{ApproveMission, SubmitMission};
 use sortie_model::mission_file;
 
 #[derive(Debug, Parser)]
@@ -48,6 +48,27 @@ enum Command {
         /// Submit and launch, but do not follow.
         #[arg(long)]
         detach: bool,
+        /// Submit as a draft: neither approved nor launched (see `sortie approve`).
+        #[arg(long, conflicts_with = "detach")]
+        draft: bool,
+    },
+    /// Approve a draft mission's plan, as it stands now or at a named version.
+    Approve {
+        id: String,
+        /// Who approves (default: this machine's user).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// The plan version read and approved (default: the mission's current one);
+        /// refused if the plan changed since.
+        #[arg(long, value_name = "N")]
+        plan_version: Option<i32>,
+    },
+    /// Launch an approved mission.
+    Launch {
+        id: String,
+        /// Who launches (default: this machine's user).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
     /// Propose a mission file for a goal in a repository, with a model profile.
     Plan {
@@ -125,7 +146,14 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             file,
             repositories,
             detach,
-        } => run(&client, &file, &repositories, detach).await,
+            draft,
+        } => run(&client, &file, &repositories, detach, draft).await,
+        Command::Approve {
+            id,
+            by,
+            plan_version,
+        } => approve(&client, &id, by, plan_version).await,
+        Command::Launch { id, by } => launch(&client, &id, by).await,
         Command::Plan {
             yes,
             goal_file,
@@ -177,6 +205,7 @@ async fn run(
     file: &Path,
     repositories: &[String],
     detach: bool,
+    draft: bool,
 ) -> anyhow::Result<i32> {
     let text = match tokio::fs::read_to_string(file).await {
         Ok(text) => text,
@@ -212,7 +241,8 @@ async fn run(
         tenant: None,
         team: None,
         submitted_by: Some(demo::whoami()),
-        launch: true,
+        launch: !draft,
+        approve: !draft,
     };
     submit_and_follow(client, &request, detach).await
 }
@@ -238,6 +268,14 @@ async fn submit_and_follow(
         }
         Err(error) => return Err(error.into()),
     };
+    if !request.launch {
+        println!(
+            "mission {id} submitted as a {state}: approve it with `sortie approve {id}`, then `sortie launch {id}`",
+            id = submitted.id,
+            state = submitted.state
+        );
+        return Ok(exit::COMPLETED);
+    }
     println!("mission {} submitted and launched", submitted.id);
     if detach {
         return Ok(exit::COMPLETED);
@@ -277,6 +315,51 @@ fn report(followed: &Followed) -> i32 {
     exit_code(status.mission.state)
 }
 
+fn parse_id(text: &str) -> Option<MissionId> {
+    let parsed = text.parse::<MissionId>().ok();
+    if parsed.is_none() {
+        eprintln!("sortie: {text:?} is not a mission id");
+    }
+    parsed
+}
+
+async fn approve(
+    client: &Client,
+    id: &str,
+    by: Option<String>,
+    plan_version: Option<i32>,
+) -> anyhow::Result<i32> {
+    let Some(id) = parse_id(id) else {
+        return Ok(exit::BAD_INPUT);
+    };
+    let plan_version = match plan_version {
+        Some(version) => version,
+        None => client.mission(id).await?.mission.plan_version,
+    };
+    let request = ApproveMission {
+        by: Some(by.unwrap_or_else(demo::whoami)),
+        plan_version,
+    };
+    let approved = client.approve(id, &request).await?;
+    println!(
+        "mission {} plan version {} approved by {}: launch it with `sortie launch {}`",
+        approved.id,
+        approved.approved_plan_version.unwrap_or(plan_version),
+        approved.approved_by.as_deref().unwrap_or("?"),
+        approved.id
+    );
+    Ok(exit::COMPLETED)
+}
+
+async fn launch(client: &Client, id: &str, by: Option<String>) -> anyhow::Result<i32> {
+    let Some(id) = parse_id(id) else {
+        return Ok(exit::BAD_INPUT);
+    };
+    client.launch(id, &by.unwrap_or_else(demo::whoami)).await?;
+    println!("mission {id} launched: follow it with `sortie status {id}`");
+    Ok(exit::COMPLETED)
+}
+
 async fn status(client: &Client, id: Option<&str>) -> anyhow::Result<i32> {
     let Some(id) = id else {
         for mission in client.missions().await? {
@@ -296,6 +379,19 @@ async fn status(client: &Client, id: Option<&str>) -> anyhow::Result<i32> {
         "mission {} {} ({})",
         status.mission.id, status.mission.name, status.mission.state
     );
+    match (
+        &status.mission.approved_by,
+        status.mission.approved_plan_version,
+        status.mission.approved_at,
+    ) {
+        (Some(by), Some(version), Some(at)) => {
+            println!("  plan version {version} approved by {by} at {at}");
+        }
+        _ => println!(
+            "  plan version {} not approved yet: `sortie approve {}`",
+            status.mission.plan_version, status.mission.id
+        ),
+    }
     if let Some(reason) = &status.blocked_reason {
         println!("  waiting for a person: {reason}");
     }

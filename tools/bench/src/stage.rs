@@ -256,6 +256,7 @@ impl Stage {
             team: None,
             submitted_by: Some("sortie-bench".to_owned()),
             launch: true,
+            approve: true,
         })
     }
 

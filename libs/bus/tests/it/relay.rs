@@ -69,7 +69,7 @@ impl Harness {
                 tenant: "tenant".to_owned(),
                 team: "team".to_owned(),
                 submitted_by: "alice".to_owned(),
-                approved_by: "alice".to_owned(),
+                approved_by: Some("alice".to_owned()),
                 plan,
                 source: None,
             })

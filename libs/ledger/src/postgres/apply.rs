@@ -46,18 +46,27 @@ pub(super) async fn create_mission(
     let id = MissionId::generate();
     let plan_json = serde_json::to_value(plan)
         .map_err(|error| LedgerError::Invalid(format!("plan: {error}")))?;
+    let state = if submission.approved_by.is_some() {
+        MissionState::Approved
+    } else {
+        MissionState::Draft
+    };
     let transaction = client.transaction().await.map_err(sql_error)?;
     transaction
         .execute(
-            "INSERT INTO missions (id, tenant, team, submitted_by, name, state, plan_version, event_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, 1, 1)",
+            "INSERT INTO missions (id, tenant, team, submitted_by, name, state, plan_version, event_seq,
+                                   approved_by, approved_plan_version, approved_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, 1,
+                     $7, CASE WHEN $7::text IS NULL THEN NULL ELSE 1 END,
+                     CASE WHEN $7::text IS NULL THEN NULL ELSE now() END)",
             &[
                 &id.0,
                 &submission.tenant,
                 &submission.team,
                 &submission.submitted_by,
                 &plan.mission.name,
-                &MissionState::Approved.as_str(),
+                &state.as_str(),
+                &submission.approved_by,
             ],
         )
         .await
@@ -130,6 +139,7 @@ pub(super) async fn create_mission(
             "milestones": plan.milestones.len(),
             "features": plan.features.len(),
             "assertions": plan.assertions.len(),
+            "state": state,
             "approved_by": submission.approved_by,
         }),
     )
@@ -238,13 +248,15 @@ struct MissionLock {
     state: MissionState,
     event_seq: i64,
     plan_version: i32,
+    approved_by: Option<String>,
+    approved_plan_version: Option<i32>,
 }
 
 async fn lock_mission(transaction: &Transaction<'_>, change: &Change) -> LedgerResult<MissionLock> {
     let row = transaction
         .query_opt(
             "SELECT state, event_seq, plan_version, owner, owner_epoch,
-                    owner_expires_at > now() AS owner_live
+                    owner_expires_at > now() AS owner_live, approved_by, approved_plan_version
              FROM missions WHERE id = $1 FOR UPDATE",
             &[&change.mission.0],
         )
@@ -273,6 +285,8 @@ async fn lock_mission(transaction: &Transaction<'_>, change: &Change) -> LedgerR
         state: parse_state(row.get("state"))?,
         event_seq: row.get("event_seq"),
         plan_version: row.get("plan_version"),
+        approved_by: row.get("approved_by"),
+        approved_plan_version: row.get("approved_plan_version"),
     })
 }
 
@@ -369,12 +383,21 @@ async fn apply_step(
     match step {
         Step::Mission { to, reason } => {
             let from = lock.state;
+            if from == MissionState::Draft && to == MissionState::Running {
+                return Err(LedgerError::Conflict(format!(
+                    "mission {mission} is a draft: its plan (version {}) needs approval before it can be launched",
+                    lock.plan_version
+                )));
+            }
             from.check(to)?;
             lock.state = to;
             Ok((
                 "mission_state".to_owned(),
                 json!({ "from": from, "to": to, "reason": reason }),
             ))
+        }
+        Step::Approve { by, plan_version } => {
+            approve(transaction, mission, lock, &by, plan_version).await
         }
         Step::Milestone { id, to, reason } => {
             let row = transaction
@@ -615,6 +638,81 @@ async fn apply_step(
         }
         Step::Note { kind, data } => Ok((kind, data)),
     }
+}
+
+/// Approve a draft's current plan version: the mission's row, the plan version and the
+/// audit log say who approved which version; the caller writes the event.
+async fn approve(
+    transaction: &Transaction<'_>,
+    mission: MissionId,
+    lock: &mut MissionLock,
+    by: &str,
+    plan_version: i32,
+) -> LedgerResult<(String, serde_json::Value)> {
+    if let (Some(approved_by), Some(approved_version)) =
+        (&lock.approved_by, lock.approved_plan_version)
+    {
+        return Err(LedgerError::Conflict(format!(
+            "mission {mission} is already approved: {approved_by} approved plan version {approved_version}"
+        )));
+    }
+    let from = lock.state;
+    if from != MissionState::Draft {
+        return Err(LedgerError::Conflict(format!(
+            "mission {mission} is {from}: only a draft can be approved"
+        )));
+    }
+    if plan_version != lock.plan_version {
+        return Err(LedgerError::Conflict(format!(
+            "mission {mission}: plan version {plan_version} is not the current one, version {}; read version {} and approve it",
+            lock.plan_version, lock.plan_version
+        )));
+    }
+    from.check(MissionState::Approved)?;
+    let row = transaction
+        .query_one(
+            "UPDATE missions
+             SET approved_by = $2, approved_plan_version = $3, approved_at = now()
+             WHERE id = $1
+             RETURNING approved_at",
+            &[&mission.0, &by, &plan_version],
+        )
+        .await
+        .map_err(sql_error)?;
+    let approved_at: DateTime<Utc> = row.get(0);
+    transaction
+        .execute(
+            "UPDATE plan_versions SET approved_by = $3 WHERE mission_id = $1 AND version = $2",
+            &[&mission.0, &plan_version, &by],
+        )
+        .await
+        .map_err(sql_error)?;
+    let detail = json!({
+        "by": by,
+        "plan_version": plan_version,
+        "approved_at": approved_at,
+    });
+    insert_audit(
+        transaction,
+        &Actor::person(by),
+        "approve_mission",
+        Some(mission),
+        &detail,
+    )
+    .await?;
+    lock.state = MissionState::Approved;
+    lock.approved_by = Some(by.to_owned());
+    lock.approved_plan_version = Some(plan_version);
+    Ok((
+        "mission_approved".to_owned(),
+        json!({
+            "from": from,
+            "to": MissionState::Approved,
+            "by": by,
+            "plan_version": plan_version,
+            "approved_at": approved_at,
+        }),
+    ))
 }
 
 /// Store a new plan version and the milestones and features it adds; returns their ids.

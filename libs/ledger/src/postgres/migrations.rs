@@ -13,11 +13,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "mission_ledger",
-    sql: include_str!("../../migrations/0001_mission_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "mission_ledger",
+        sql: include_str!("../../migrations/0001_mission_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "mission_approval",
+        sql: include_str!("../../migrations/0002_mission_approval.sql"),
+    },
+];
 
 /// The advisory lock key every Sortie service takes while migrating ("sortie" in ASCII).
 const MIGRATION_LOCK: i64 = 0x736f_7274_6965;

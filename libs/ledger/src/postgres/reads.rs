@@ -12,7 +12,8 @@ use crate::error::{LedgerError, LedgerResult};
 use crate::types::*;
 
 const MISSION_COLUMNS: &str = "id, tenant, team, submitted_by, name, state, plan_version, \
-     created_at, updated_at, owner, owner_epoch, owner_expires_at";
+     created_at, updated_at, owner, owner_epoch, owner_expires_at, \
+     approved_by, approved_plan_version, approved_at";
 
 const ATTEMPT_COLUMNS: &str = "id, mission_id, target, epoch, state, worker, lease_expires_at, created_at, finished_at, reason";
 
@@ -44,6 +45,17 @@ fn mission_row(row: &Row) -> LedgerResult<MissionRecord> {
         }),
         _ => None,
     };
+    let approved_by: Option<String> = row.get("approved_by");
+    let approved_plan_version: Option<i32> = row.get("approved_plan_version");
+    let approved_at: Option<chrono::DateTime<chrono::Utc>> = row.get("approved_at");
+    let approval = match (approved_by, approved_plan_version, approved_at) {
+        (Some(by), Some(plan_version), Some(at)) => Some(Approval {
+            by,
+            plan_version,
+            at,
+        }),
+        _ => None,
+    };
     Ok(MissionRecord {
         id,
         tenant: row.get("tenant"),
@@ -55,6 +67,7 @@ fn mission_row(row: &Row) -> LedgerResult<MissionRecord> {
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
         owner,
+        approval,
     })
 }
 

@@ -68,7 +68,7 @@ async fn the_event_and_audit_logs_are_append_only() {
         tenant: "acme".to_owned(),
         team: "platform".to_owned(),
         submitted_by: "alice".to_owned(),
-        approved_by: "alice".to_owned(),
+        approved_by: Some("alice".to_owned()),
         plan: sortie_ledger::conformance::sample_plan(),
         source: None,
     };
@@ -174,7 +174,7 @@ async fn the_example_mission_file_is_parsed_validated_and_stored() {
             tenant: "acme".to_owned(),
             team: "platform".to_owned(),
             submitted_by: "alice".to_owned(),
-            approved_by: "bob".to_owned(),
+            approved_by: Some("bob".to_owned()),
             plan: parsed.plan.clone(),
             source: Some(text.clone()),
         })
