@@ -4,14 +4,18 @@
 //! README, AGENTS.md, build files and skills), bounded so it fits in a prompt.
 //! [`propose`] teaches a model the mission-file format, asks it for a plan, checks the
 //! answer with [`sortie_model::mission_file::parse`], and sends the diagnostics back
-//! until the file is valid or [`MAX_TRIES`] answers were refused.
+//! until the file is valid or [`MAX_TRIES`] answers were refused. Before it, [`questions()`]
+//! asks the model what a good engineer would ask first, and the person's [`Answer`]s go
+//! into the proposal request; after it, [`revise`] changes a proposal as the person says,
+//! through the same checks.
 //!
-//! Not built yet: questions to the person who asked, revising a plan, approval, the
-//! planner as a service on NATS, and amendments to a running mission.
+//! Not built yet: the planner as a service on NATS, and amendments to a running mission.
 
 mod prompt;
 mod propose;
+mod questions;
 mod survey;
 
-pub use propose::{MAX_TRIES, PlanError, Proposal, REQUEST_TIME_LIMIT, propose};
+pub use propose::{MAX_TRIES, PlanError, Proposal, REQUEST_TIME_LIMIT, propose, revise};
+pub use questions::{Answer, MAX_QUESTIONS, Question, Response, questions};
 pub use survey::{Survey, SurveyedFile, SurveyedSkill, survey};

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use sortie_model::lint::LintFinding;
 use sortie_model::mission_file::Diagnostics;
 
+use crate::questions::{Answer, Response};
 use crate::survey::Survey;
 
 /// The essentials of `docs/mission-file.md`, for a model that has never seen it.
@@ -104,19 +105,63 @@ health = "/hello"
 Plan with the repository's own tools and conventions (from its build files, README and AGENTS.md). Prefer a few milestones with several small features each over one large feature.
 "#;
 
-/// The first message: the goal and the survey.
-pub(crate) fn first_request(goal: &str, survey: &Survey) -> String {
-    let mut text = String::new();
-    let _ = write!(
-        text,
+/// The system prompt of the questions before planning.
+pub(crate) const QUESTIONS_SYSTEM: &str = r#"You are the planner of Sortie, an orchestrator that runs software missions with coding agents. Given a goal and a survey of a repository, you will later write a mission plan that coding agents carry out. Before planning, ask the person who set the goal the clarifying questions a good engineer would ask: only questions whose answers would change the plan (scope, behaviour, interfaces, constraints, what counts as done), not what the survey already answers.
+
+Ask at most 6, each in its own block, numbered:
+
+<question id="q1">Which database should the notes be stored in?</question>
+<question id="q2">Should the old endpoints keep working?</question>
+
+If the goal is clear enough to plan, answer only <no-questions/>."#;
+
+/// The request for questions: the goal and the survey.
+pub(crate) fn questions_request(goal: &str, survey: &Survey) -> String {
+    let mut text = goal_and_survey(goal, survey);
+    text.push_str("\nAsk your questions now, or answer <no-questions/>.");
+    text
+}
+
+/// The first message: the goal, the survey and the person's answers to the questions.
+pub(crate) fn first_request(goal: &str, survey: &Survey, answers: &[Answer]) -> String {
+    let mut text = goal_and_survey(goal, survey);
+    if !answers.is_empty() {
+        text.push_str("\n# The asker's answers to your questions\n\n");
+        for answer in answers {
+            let response = match &answer.response {
+                Response::Text(response) => response.trim(),
+                Response::Skipped => "(no answer: assume what is most reasonable)",
+                Response::DecideYourself => "(decide yourself)",
+            };
+            let _ = write!(
+                text,
+                "{} {}\nAnswer: {}\n\n",
+                answer.question.id, answer.question.text, response
+            );
+        }
+    }
+    text.push_str("\nWrite the mission file now, in one ```toml block.");
+    text
+}
+
+/// The message asking for a revision of the last mission file.
+pub(crate) fn revision(instruction: &str) -> String {
+    format!(
+        "The asker wants this plan changed:\n\n{}\n\nAnswer with the whole revised mission \
+         file in one ```toml block.",
+        instruction.trim()
+    )
+}
+
+/// The goal and the survey, as both requests give them.
+fn goal_and_survey(goal: &str, survey: &Survey) -> String {
+    format!(
         "# The goal\n\n{}\n\n# The repository\n\nUse this repository in [[repositories]]: name = {:?}, url = {:?}.\n\n{}",
         goal.trim(),
         survey.repository_name,
         survey.root.display().to_string(),
         survey.render()
-    );
-    text.push_str("\nWrite the mission file now, in one ```toml block.");
-    text
+    )
 }
 
 /// The message after an answer the parser refused, with every diagnostic.

@@ -1,5 +1,6 @@
 //! Asking the model for a mission file, and repairing its mistakes with the parser's
-//! diagnostics and the planning lint's errors (its warnings go with the proposal).
+//! diagnostics and the planning lint's errors (its warnings go with the proposal); a first
+//! proposal and every revision go through the same loop, [`answer_until_valid`].
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use sortie_model::mission_file::{self, Diagnostic, Diagnostics, Severity};
 use sortie_model::plan::Plan;
 
 use crate::prompt;
+use crate::questions::Answer;
 use crate::survey::Survey;
 
 /// The most answers the model may give: the first, then repairs. After this many refused
@@ -34,8 +36,11 @@ pub struct Proposal {
     pub lint: Vec<LintFinding>,
     /// How many answers it took, the accepted one included.
     pub tries: usize,
-    /// Tokens and dollars of every request, summed.
+    /// Tokens and dollars of every request for this proposal (not earlier ones), summed.
     pub usage: AgentUsage,
+    /// The conversation that led to it, the accepted answer last: [`revise`] goes on
+    /// from here.
+    conversation: Vec<ChatMessage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,14 +71,37 @@ enum Refusal {
     Linted(Vec<LintFinding>),
 }
 
-/// A mission file for `goal` in the surveyed repository, from `model`: each refused answer
-/// is sent back with its diagnostics, at most [`MAX_TRIES`] answers in all.
+/// A mission file for `goal` in the surveyed repository, from `model`, with the person's
+/// `answers` to the planner's [`questions`](crate::questions()) (none is fine): each refused
+/// answer is sent back with its diagnostics, at most [`MAX_TRIES`] answers in all.
 pub async fn propose(
     goal: &str,
     survey: &Survey,
+    answers: &[Answer],
     model: &ChatModel,
 ) -> Result<Proposal, PlanError> {
-    let mut messages = vec![ChatMessage::User(prompt::first_request(goal, survey))];
+    let first_request = prompt::first_request(goal, survey, answers);
+    answer_until_valid(vec![ChatMessage::User(first_request)], model).await
+}
+
+/// `proposal` changed as the person's `instruction` says ("split milestone 2"), in the
+/// same conversation and through the same checks and repairs as the first proposal.
+pub async fn revise(
+    proposal: &Proposal,
+    instruction: &str,
+    model: &ChatModel,
+) -> Result<Proposal, PlanError> {
+    let mut messages = proposal.conversation.clone();
+    messages.push(ChatMessage::User(prompt::revision(instruction)));
+    answer_until_valid(messages, model).await
+}
+
+/// Sends `messages` and checks the answer, sending each refused one back with its
+/// problems, until one is accepted or [`MAX_TRIES`] were refused.
+async fn answer_until_valid(
+    mut messages: Vec<ChatMessage>,
+    model: &ChatModel,
+) -> Result<Proposal, PlanError> {
     let mut usage = AgentUsage::default();
     let mut last_refusal = Refusal::NoTomlBlock;
     for tries in 1..=MAX_TRIES {
@@ -90,13 +118,16 @@ pub async fn propose(
                         Refusal::Linted(findings)
                     } else {
                         tracing::info!(tries, "the model's mission file was accepted");
+                        let mission_toml = mission_toml.to_owned();
+                        messages.push(ChatMessage::Assistant(reply.text));
                         return Ok(Proposal {
-                            mission_toml: mission_toml.to_owned(),
+                            mission_toml,
                             plan: parsed.plan,
                             warnings: parsed.warnings,
                             lint: findings,
                             tries,
                             usage,
+                            conversation: messages,
                         });
                     }
                 }

@@ -86,7 +86,7 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
         survey.build_files.len(),
         survey.skills.len()
     );
-    let proposal = match sortie_planner::propose(&goal, &survey, &model).await {
+    let proposal = match sortie_planner::propose(&goal, &survey, &[], &model).await {
         Ok(proposal) => proposal,
         Err(error @ PlanError::NoValidPlan { .. }) => {
             eprintln!("sortie: {error}");

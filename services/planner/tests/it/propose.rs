@@ -7,9 +7,9 @@ use sortie_model::mission_file::DiagnosticCode;
 use sortie_planner::{MAX_TRIES, PlanError, Survey, propose};
 use sortie_test_support::model_server::{ModelServer, RecordedRequest, Script, Turn};
 
-const GOAL: &str = "Add a /health endpoint to the notes service.";
+pub(crate) const GOAL: &str = "Add a /health endpoint to the notes service.";
 
-fn mission(fulfills: &str) -> String {
+pub(crate) fn mission(fulfills: &str) -> String {
     format!(
         r#"[mission]
 name = "health"
@@ -38,11 +38,11 @@ check = {{ kind = "command", run = "cargo test" }}
     )
 }
 
-fn answer(mission_toml: &str) -> Turn {
+pub(crate) fn answer(mission_toml: &str) -> Turn {
     Turn::final_answer(format!("Here is the plan.\n\n```toml\n{mission_toml}```\n"))
 }
 
-fn model(server: &ModelServer, protocol: Protocol) -> ChatModel {
+pub(crate) fn model(server: &ModelServer, protocol: Protocol) -> ChatModel {
     let base_url = match protocol {
         Protocol::Anthropic => server.url(),
         Protocol::OpenAiChat => server.openai_base_url(),
@@ -56,7 +56,7 @@ fn model(server: &ModelServer, protocol: Protocol) -> ChatModel {
     ChatModel::new(config).expect("chat model")
 }
 
-fn survey() -> Survey {
+pub(crate) fn survey() -> Survey {
     Survey {
         root: "/srv/notes".into(),
         repository_name: "notes".to_owned(),
@@ -65,7 +65,7 @@ fn survey() -> Survey {
     }
 }
 
-fn body_text(request: &RecordedRequest) -> String {
+pub(crate) fn body_text(request: &RecordedRequest) -> String {
     request.json().to_string()
 }
 
@@ -81,7 +81,7 @@ async fn a_refused_answer_is_repaired_with_its_diagnostics() {
         );
         let server = ModelServer::start(script).await.expect("server");
 
-        let proposal = propose(GOAL, &survey(), &model(&server, protocol))
+        let proposal = propose(GOAL, &survey(), &[], &model(&server, protocol))
             .await
             .expect("a valid proposal");
 
@@ -115,7 +115,7 @@ async fn a_model_that_never_gets_it_right_fails_after_the_bound_with_the_last_er
     );
     let server = ModelServer::start(script).await.expect("server");
 
-    let error = propose(GOAL, &survey(), &model(&server, Protocol::OpenAiChat))
+    let error = propose(GOAL, &survey(), &[], &model(&server, Protocol::OpenAiChat))
         .await
         .expect_err("no valid plan");
 
@@ -151,7 +151,7 @@ async fn an_answer_without_a_toml_block_counts_as_a_failed_try() {
     );
     let server = ModelServer::start(script).await.expect("server");
 
-    let proposal = propose(GOAL, &survey(), &model(&server, Protocol::Anthropic))
+    let proposal = propose(GOAL, &survey(), &[], &model(&server, Protocol::Anthropic))
         .await
         .expect("a valid proposal");
 
@@ -164,7 +164,7 @@ async fn an_answer_without_a_toml_block_counts_as_a_failed_try() {
         (0..MAX_TRIES).map(|_| Turn::final_answer("Sure, sounds good.")),
     );
     let server = ModelServer::start(script).await.expect("server");
-    let error = propose(GOAL, &survey(), &model(&server, Protocol::Anthropic))
+    let error = propose(GOAL, &survey(), &[], &model(&server, Protocol::Anthropic))
         .await
         .expect_err("no valid plan");
     assert!(error.to_string().contains("no ```toml block"), "{error}");
@@ -175,7 +175,7 @@ async fn an_answer_without_a_toml_block_counts_as_a_failed_try() {
 async fn a_model_endpoint_that_fails_is_a_model_error_not_a_refused_plan() {
     let script = Script::new("unauthorized", [Turn::error_status(401)]);
     let server = ModelServer::start(script).await.expect("server");
-    let error = propose(GOAL, &survey(), &model(&server, Protocol::OpenAiChat))
+    let error = propose(GOAL, &survey(), &[], &model(&server, Protocol::OpenAiChat))
         .await
         .expect_err("a model error");
     assert!(matches!(error, PlanError::Model(_)), "{error}");
@@ -193,7 +193,7 @@ async fn an_accepted_plan_carries_the_planning_lints_warnings() {
         .await
         .expect("server");
 
-    let proposal = propose(GOAL, &survey(), &model(&server, Protocol::Anthropic))
+    let proposal = propose(GOAL, &survey(), &[], &model(&server, Protocol::Anthropic))
         .await
         .expect("warnings do not refuse a plan");
 
