@@ -70,9 +70,10 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
-    /// Propose a mission file for a goal in a repository, with a model profile.
+    /// Propose a mission file for a goal in a repository, with a model profile: answer the
+    /// planner's questions, then approve, revise or quit (or take the first plan with --yes).
     Plan {
-        /// Take the model's first valid plan (the interactive conversation is not built yet).
+        /// Take the model's first valid plan, without questions or a conversation.
         #[arg(long)]
         yes: bool,
         /// The goal, in Markdown or plain text.

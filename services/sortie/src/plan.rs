@@ -1,15 +1,21 @@
-//! `sortie plan`: from a goal to a mission file, with the planner and a model profile.
+//! `sortie plan`: from a goal to a mission file, with the planner and a model profile;
+//! with `--yes` the first valid plan, otherwise a conversation (`conversation.rs`).
+
+mod conversation;
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sortie_agents::llm::{ChatModel, LlmConfig};
 use sortie_model::plan::Plan;
-use sortie_planner::PlanError;
+use sortie_planner::{PlanError, Proposal};
 use sortie_settings::{AgentKind, SettingsSources};
 
 use crate::{exit, usage_line};
+
+pub use conversation::{Conversation, converse};
 
 /// What `sortie plan` was asked.
 #[derive(Clone, Debug)]
@@ -24,7 +30,7 @@ pub struct PlanOptions {
     pub agent: String,
     /// A settings file, beside the `SORTIE__...` environment.
     pub settings_file: Option<PathBuf>,
-    /// Take the model's first valid plan without a conversation.
+    /// Take the model's first valid plan without questions or a conversation.
     pub yes: bool,
     /// Overwrite the output file.
     pub force: bool,
@@ -32,13 +38,6 @@ pub struct PlanOptions {
 
 /// Runs `sortie plan` and returns its exit code.
 pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
-    if !options.yes {
-        eprintln!(
-            "sortie: the interactive planning conversation (questions, revisions, approval) is \
-             not built yet; run `sortie plan --yes` to take the model's first valid plan"
-        );
-        return Ok(exit::BAD_INPUT);
-    }
     if options.output.exists() && !options.force {
         eprintln!(
             "sortie: {} exists; pass --force to overwrite it, or -o to write elsewhere",
@@ -86,6 +85,17 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
         survey.build_files.len(),
         survey.skills.len()
     );
+    if !options.yes {
+        let conversation = Conversation {
+            goal: &goal,
+            survey: &survey,
+            model: &model,
+            output: &options.output,
+            force: options.force,
+        };
+        let terminal = io::BufReader::new(io::stdin());
+        return converse(&conversation, terminal, io::stdout()).await;
+    }
     let proposal = match sortie_planner::propose(&goal, &survey, &[], &model).await {
         Ok(proposal) => proposal,
         Err(error @ PlanError::NoValidPlan { .. }) => {
@@ -97,7 +107,7 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
             return Ok(exit::UNAVAILABLE);
         }
     };
-    tokio::fs::write(&options.output, &proposal.mission_toml)
+    write_mission(&options.output, options.force, &proposal)
         .await
         .with_context(|| format!("writing {}", options.output.display()))?;
     for warning in proposal.warnings.iter() {
@@ -115,6 +125,27 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
         usage_line(&proposal.usage)
     );
     Ok(exit::COMPLETED)
+}
+
+/// Writes the proposal's mission file at `path`, never over an existing file unless
+/// `force`: an existing one is an `AlreadyExists` error.
+async fn write_mission(path: &Path, force: bool, proposal: &Proposal) -> io::Result<()> {
+    let path = path.to_owned();
+    let mission_toml = proposal.mission_toml.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true);
+        if force {
+            options.create(true).truncate(true);
+        } else {
+            options.create_new(true);
+        }
+        let mut file = options.open(&path)?;
+        file.write_all(mission_toml.as_bytes())?;
+        file.sync_all()
+    });
+    written.await.map_err(io::Error::other)?
 }
 
 /// The chat model of the profile `agents.<name>`, which must be of kind `llm`.
