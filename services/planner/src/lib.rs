@@ -7,15 +7,18 @@
 //! until the file is valid or [`MAX_TRIES`] answers were refused. Before it, [`questions()`]
 //! asks the model what a good engineer would ask first, and the person's [`Answer`]s go
 //! into the proposal request; after it, [`revise`] changes a proposal as the person says,
-//! through the same checks.
+//! through the same checks. [`estimate()`] says what a plan may cost: agent and validation
+//! runs, tokens and dollars, as ranges.
 //!
 //! Not built yet: the planner as a service on NATS, and amendments to a running mission.
 
+pub mod estimate;
 mod prompt;
 mod propose;
 mod questions;
 mod survey;
 
+pub use estimate::{CostEstimate, EstimateInputs, estimate};
 pub use propose::{MAX_TRIES, PlanError, Proposal, REQUEST_TIME_LIMIT, propose, revise};
 pub use questions::{Answer, MAX_QUESTIONS, Question, Response, questions};
 pub use survey::{Survey, SurveyedFile, SurveyedSkill, survey};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sortie_agents::llm::{ChatModel, LlmConfig};
 use sortie_model::plan::Plan;
-use sortie_planner::{PlanError, Proposal};
+use sortie_planner::{CostEstimate, EstimateInputs, PlanError, Proposal};
 use sortie_settings::{AgentKind, SettingsSources};
 
 use crate::{exit, usage_line};
@@ -117,6 +117,7 @@ pub async fn plan(options: &PlanOptions) -> anyhow::Result<i32> {
         eprintln!("{finding}");
     }
     print!("{}", outline(&proposal.plan));
+    println!("{}", cost_estimate(&proposal.plan, &model));
     println!(
         "wrote {} after {} {}; {}",
         options.output.display(),
@@ -170,6 +171,16 @@ fn chat_model(options: &PlanOptions) -> anyhow::Result<ChatModel> {
     }
     let config = LlmConfig::from_profile(name, profile)?;
     Ok(ChatModel::new(config)?)
+}
+
+/// What running the plan may cost, priced at the planning profile's model.
+pub fn cost_estimate(plan: &Plan, model: &ChatModel) -> CostEstimate {
+    let config = model.config();
+    let inputs = EstimateInputs {
+        model: config.model.clone(),
+        prices: config.prices,
+    };
+    sortie_planner::estimate(plan, &inputs)
 }
 
 /// The plan as an outline: its milestones and their features, then the assertions.

@@ -11,7 +11,7 @@ use std::path::Path;
 use sortie_agents::llm::ChatModel;
 use sortie_planner::{Answer, PlanError, Proposal, Response, Survey};
 
-use super::{outline, write_mission};
+use super::{cost_estimate, outline, write_mission};
 use crate::{exit, usage_line};
 
 /// What the conversation plans with, and where an approved plan is written.
@@ -75,7 +75,7 @@ pub async fn converse(
         Ok(proposal) => proposal,
         Err(error) => return Ok(planning_failed(&mut output, &error)?),
     };
-    show_proposal(&mut output, &proposal)?;
+    show_proposal(&mut output, &proposal, conversation.model)?;
 
     loop {
         let Some(line) = prompt_line(&mut input, &mut output, &format!("[{COMMANDS}]> "))? else {
@@ -114,7 +114,7 @@ pub async fn converse(
                 match sortie_planner::revise(&proposal, argument, conversation.model).await {
                     Ok(revised) => {
                         proposal = revised;
-                        show_proposal(&mut output, &proposal)?;
+                        show_proposal(&mut output, &proposal, conversation.model)?;
                     }
                     Err(error) => writeln!(
                         output,
@@ -148,8 +148,12 @@ fn prompt_line(
     Ok(Some(line))
 }
 
-/// The proposal's warnings, outline and cost.
-fn show_proposal(output: &mut impl Write, proposal: &Proposal) -> io::Result<()> {
+/// The proposal's warnings, outline, estimated cost and what planning cost.
+fn show_proposal(
+    output: &mut impl Write,
+    proposal: &Proposal,
+    model: &ChatModel,
+) -> io::Result<()> {
     for warning in proposal.warnings.iter() {
         writeln!(output, "{warning}")?;
     }
@@ -157,6 +161,7 @@ fn show_proposal(output: &mut impl Write, proposal: &Proposal) -> io::Result<()>
         writeln!(output, "{finding}")?;
     }
     write!(output, "{}", outline(&proposal.plan))?;
+    writeln!(output, "{}", cost_estimate(&proposal.plan, model))?;
     writeln!(
         output,
         "proposed after {} {}; {}",

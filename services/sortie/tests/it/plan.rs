@@ -111,6 +111,15 @@ async fn answers_then_a_revision_then_approval_write_the_revised_file() {
     assert!(transcript.contains("Should /health check the database?"));
     assert!(transcript.contains("F-HEALTH First health"), "{transcript}");
     assert!(transcript.contains("F-HEALTH Split health"), "{transcript}");
+    // One feature: at worst three attempts and three fix rounds; no prices for the model.
+    assert!(
+        transcript.contains("estimate: 1-6 agent runs, 1-4 validation runs"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("dollars unknown (no prices for scripted-model)"),
+        "{transcript}"
+    );
     let written = std::fs::read_to_string(&output_file).expect("the file is written");
     assert_eq!(written, mission("Split health"));
 
