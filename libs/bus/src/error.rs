@@ -39,6 +39,8 @@ pub enum BusError {
         operation: &'static str,
         detail: String,
     },
+    #[error("nothing answers requests on {subject}: is its service running?")]
+    NoResponders { subject: String },
     #[error("no stream takes subject {subject}: the bus topology is missing")]
     NoStream { subject: String },
     #[error("{operation} was refused by jetstream: {detail}")]
@@ -55,9 +57,10 @@ pub enum BusError {
 impl BusError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            BusError::Connect { .. } | BusError::Unavailable { .. } | BusError::NoStream { .. } => {
-                ErrorKind::Unavailable
-            }
+            BusError::Connect { .. }
+            | BusError::Unavailable { .. }
+            | BusError::NoStream { .. }
+            | BusError::NoResponders { .. } => ErrorKind::Unavailable,
             BusError::InvalidPrefix { .. }
             | BusError::InvalidMessage(_)
             | BusError::TooLarge { .. } => ErrorKind::BadRequest,

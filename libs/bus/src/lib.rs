@@ -18,6 +18,7 @@ mod error;
 mod jetstream;
 mod message;
 mod options;
+mod planner;
 pub mod relay;
 pub mod subjects;
 
@@ -34,6 +35,7 @@ pub use message::{
     EventWatch, Headers, MSG_ID_HEADER, PublishAck, Route, WatchStart, WatchedEvent, WorkQueue,
 };
 pub use options::{BusOptions, RetryBackoff};
+pub use planner::{PlannerCall, PlannerRequests, ask_planner};
 pub use relay::{BusOutboxSink, OutboxRelay, RelaySettings};
 pub use subjects::{DEFAULT_PREFIX, StreamKind, Subjects};
 

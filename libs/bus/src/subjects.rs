@@ -16,16 +16,22 @@
 //! | `feature_workers` | durable pull consumer on `{PREFIX}_TASKS` | `{prefix}.task.feature.>` | explicit ack | workers |
 //! | `validators` | durable pull consumer on `{PREFIX}_TASKS` | `{prefix}.task.validation.>` | explicit ack | validators |
 //! | `orchestrator` | durable pull consumer on `{PREFIX}_REPORTS` | `{prefix}.report.>` | explicit ack | orchestrator replicas |
+//! | `{prefix}.planner.questions` | request/reply subject (core NATS, no stream) | [`PlannerOperation::Questions`] | | the `planners` queue group |
+//! | `{prefix}.planner.propose` | request/reply subject (core NATS, no stream) | [`PlannerOperation::Propose`] | | the `planners` queue group |
 //!
 //! `{mission}` is the mission's id, or `_` for a message that belongs to no mission. The
 //! mission token lets a watcher follow one mission, and lets the reconciler purge one
 //! mission's tasks. Watchers read `{PREFIX}_EVENTS` through ephemeral ordered consumers.
+//!
+//! Planner requests are not stored: no stream holds `{prefix}.planner.>`, a request
+//! without a planner fails at once, and each request goes to one member of the queue group.
 //!
 //! The two consumers on `{PREFIX}_TASKS` filter subjects that do not overlap, as a
 //! work-queue stream requires.
 
 use sortie_model::MissionId;
 use sortie_model::messages::Topic;
+use sortie_model::planner::PlannerOperation;
 
 use crate::error::BusError;
 use crate::message::{Route, WorkQueue};
@@ -174,6 +180,16 @@ impl Subjects {
         }
     }
 
+    /// The subject a planner operation is requested on.
+    pub fn planner(&self, operation: PlannerOperation) -> String {
+        format!("{}.planner.{}", self.prefix, operation.as_str())
+    }
+
+    /// The queue group planner replicas share requests in.
+    pub fn planner_queue_group() -> &'static str {
+        "planners"
+    }
+
     /// The mission a subject under this prefix names, if any.
     pub fn mission_of(&self, subject: &str) -> Option<MissionId> {
         let (_, last_token) = subject.rsplit_once('.')?;
@@ -244,6 +260,25 @@ mod tests {
         let validation = subjects.queue_filter(WorkQueue::ValidationTasks);
         assert!(!feature.starts_with(validation.trim_end_matches('>')));
         assert!(!validation.starts_with(feature.trim_end_matches('>')));
+    }
+
+    #[test]
+    fn planner_subjects_are_in_no_stream() {
+        let subjects = Subjects::new("t_1").unwrap();
+        assert_eq!(
+            subjects.planner(PlannerOperation::Propose),
+            "t_1.planner.propose"
+        );
+        for operation in PlannerOperation::ALL {
+            let subject = subjects.planner(operation);
+            for stream in StreamKind::ALL {
+                let stored = subjects
+                    .stream_subjects(stream)
+                    .iter()
+                    .any(|filter| subject.starts_with(filter.trim_end_matches('>')));
+                assert!(!stored, "{subject} is stored in {stream:?}");
+            }
+        }
     }
 
     #[test]

@@ -12,11 +12,13 @@ pub mod mcp;
 pub mod messages;
 pub mod mission_file;
 pub mod plan;
+pub mod planner;
 pub mod protocol;
 pub mod records;
 pub mod scheduler;
 pub mod skills;
 pub mod state;
+pub mod survey;
 pub mod touches;
 
 pub use error::ErrorKind;

@@ -10,12 +10,13 @@
 //! through the same checks. [`estimate()`] says what a plan may cost: agent and validation
 //! runs, tokens and dollars, as ranges.
 //!
-//! Not built yet: the planner as a service on NATS, and amendments to a running mission.
+//! [`service`] answers planner requests on the bus. Not built yet: amendments to a running mission.
 
 pub mod estimate;
 mod prompt;
 mod propose;
 mod questions;
+pub mod service;
 mod survey;
 
 pub use estimate::{CostEstimate, EstimateInputs, estimate};

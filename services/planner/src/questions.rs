@@ -6,34 +6,10 @@ use sortie_agents::llm::{ChatMessage, ChatModel};
 use crate::prompt;
 use crate::propose::{PlanError, REQUEST_TIME_LIMIT};
 use crate::survey::Survey;
+pub use sortie_model::planner::{Answer, Question, Response};
 
 /// The most questions the person is asked; more in a reply are dropped.
 pub const MAX_QUESTIONS: usize = 6;
-
-/// One clarifying question from the model.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Question {
-    /// The model's id for it (`q1`), or its place in the reply when it gave none.
-    pub id: String,
-    pub text: String,
-}
-
-/// What the person said to a question.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Response {
-    Text(String),
-    /// No answer: the planner assumes what is most reasonable and says so.
-    Skipped,
-    /// The person leaves the choice to the planner.
-    DecideYourself,
-}
-
-/// A question and the person's response to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Answer {
-    pub question: Question,
-    pub response: Response,
-}
 
 /// At most [`MAX_QUESTIONS`] clarifying questions about `goal` in the surveyed repository,
 /// from `model`; none when the goal is clear enough to plan.

@@ -2,15 +2,14 @@
 //! AGENTS.md, the build files and the skills, each cut to a budget so the whole survey
 //! fits in a prompt.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sortie_model::skills::parse_skill_md;
+use sortie_model::survey::MAX_TREE_ENTRIES;
+pub use sortie_model::survey::{Survey, SurveyedFile, SurveyedSkill};
 
 /// Directories below this depth are not listed (the root's entries are at depth 1).
 const MAX_TREE_DEPTH: usize = 4;
-/// The most entries the tree lists.
-const MAX_TREE_ENTRIES: usize = 300;
 /// The most of the README or AGENTS.md the survey keeps.
 const DOCUMENT_BUDGET_CHARS: usize = 6_000;
 /// The most of each build file the survey keeps.
@@ -67,41 +66,6 @@ const README_NAMES: &[&str] = &[
 /// Where repository skills live, first found wins (as the worker looks for them).
 const SKILL_DIRECTORIES: &[&str] = &[".sortie/skills", ".claude/skills", ".factory/skills"];
 
-/// What the planner knows of a repository.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Survey {
-    /// The repository's directory, as given.
-    pub root: PathBuf,
-    /// A name for the repository in the mission file: its directory's name, as an id.
-    pub repository_name: String,
-    /// Paths relative to the root, sorted, directories ending in `/`.
-    pub tree: Vec<String>,
-    /// Whether the tree was cut at [`MAX_TREE_ENTRIES`] entries.
-    pub tree_truncated: bool,
-    pub readme: Option<SurveyedFile>,
-    pub agents_md: Option<SurveyedFile>,
-    pub build_files: Vec<SurveyedFile>,
-    pub skills: Vec<SurveyedSkill>,
-}
-
-/// A file's text, cut to a budget.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SurveyedFile {
-    /// Relative to the repository's root.
-    pub path: String,
-    pub text: String,
-    pub truncated: bool,
-}
-
-/// A skill the repository defines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SurveyedSkill {
-    pub name: String,
-    pub description: String,
-    /// Its `SKILL.md`, relative to the repository's root.
-    pub path: String,
-}
-
 /// Reads the repository at `repo_dir`. Fails only when the directory cannot be read;
 /// files that cannot be read, and skills that do not parse, are left out.
 pub fn survey(repo_dir: &Path) -> std::io::Result<Survey> {
@@ -123,47 +87,6 @@ pub fn survey(repo_dir: &Path) -> std::io::Result<Survey> {
         .collect();
     survey.skills = find_skills(repo_dir);
     Ok(survey)
-}
-
-impl Survey {
-    /// The survey as Markdown for a prompt.
-    pub fn render(&self) -> String {
-        let mut text = String::new();
-        let _ = writeln!(text, "Repository name: {}", self.repository_name);
-        let _ = writeln!(text, "Repository path: {}\n", self.root.display());
-        text.push_str("## File tree\n\n```text\n");
-        for entry in &self.tree {
-            text.push_str(entry);
-            text.push('\n');
-        }
-        if self.tree_truncated {
-            let _ = writeln!(text, "… (cut at {MAX_TREE_ENTRIES} entries)");
-        }
-        text.push_str("```\n");
-        let files = self
-            .readme
-            .iter()
-            .chain(&self.agents_md)
-            .chain(&self.build_files);
-        for file in files {
-            let _ = write!(text, "\n## {}\n\n````text\n{}", file.path, file.text);
-            if file.truncated {
-                text.push_str("\n… (cut)");
-            }
-            text.push_str("\n````\n");
-        }
-        if !self.skills.is_empty() {
-            text.push_str("\n## Skills in the repository\n\n");
-            for skill in &self.skills {
-                let _ = writeln!(
-                    text,
-                    "- `{}` ({}): {}",
-                    skill.name, skill.path, skill.description
-                );
-            }
-        }
-        text
-    }
 }
 
 /// The directory's name with anything outside `[A-Za-z0-9._-]` replaced by `-`.

@@ -79,6 +79,11 @@ impl JetStreamBus {
         &self.options
     }
 
+    /// The plain NATS connection under the bus, for request and reply.
+    pub(crate) fn client(&self) -> async_nats::Client {
+        self.jetstream.client()
+    }
+
     /// How many messages a stream holds.
     pub async fn stored_messages(&self, stream: StreamKind) -> Result<u64, BusError> {
         let name = self.subjects.stream(stream);
