@@ -18,6 +18,24 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// The flags every service takes for its settings: `-c FILE` and `--set key=value`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SettingsArgs {
+    /// A settings file (TOML); environment variables SORTIE__SECTION__KEY override it.
+    #[arg(long, short = 'c')]
+    pub config: Option<std::path::PathBuf>,
+    /// Override one setting, as section.key=value (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+impl SettingsArgs {
+    /// The settings of `service_name`, as [`load_settings`] layers them.
+    pub fn load(&self, service_name: &str) -> anyhow::Result<Settings> {
+        load_settings(service_name, self.config.as_deref(), &self.overrides)
+    }
+}
+
 /// Defaults, then the file, then `SORTIE__...` variables, then `--set key=value` flags.
 pub fn load_settings(
     service_name: &str,

@@ -13,22 +13,14 @@ use sortie_orchestrator::Application;
     about = "Sortie's orchestrator service"
 )]
 struct Cli {
-    /// A settings file (TOML); environment variables SORTIE__SECTION__KEY override it.
-    #[arg(long, short = 'c')]
-    config: Option<std::path::PathBuf>,
-    /// Override one setting, as section.key=value (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[command(flatten)]
+    settings: sortie_service::SettingsArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = sortie_service::load_settings(
-        "sortie-orchestrator",
-        cli.config.as_deref(),
-        &cli.overrides,
-    )?;
+    let settings = cli.settings.load("sortie-orchestrator")?;
     let telemetry = sortie_service::start_telemetry(&settings)?;
     let application = Application::build(&settings)
         .await

@@ -13,12 +13,8 @@ use sortie_validator::Application;
     about = "Sortie's validator service"
 )]
 struct Cli {
-    /// A settings file (TOML); environment variables SORTIE__SECTION__KEY override it.
-    #[arg(long, short = 'c')]
-    config: Option<std::path::PathBuf>,
-    /// Override one setting, as section.key=value (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[command(flatten)]
+    settings: sortie_service::SettingsArgs,
 }
 
 /// How long running validations may take to finish after a stop signal before they are
@@ -28,8 +24,7 @@ const GRACE: Duration = Duration::from_secs(30);
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings =
-        sortie_service::load_settings("sortie-validator", cli.config.as_deref(), &cli.overrides)?;
+    let settings = cli.settings.load("sortie-validator")?;
     let telemetry = sortie_service::start_telemetry(&settings)?;
     let application = Application::build(&settings)
         .await

@@ -9,12 +9,8 @@ use sortie_worker::Application;
 #[derive(Debug, Parser)]
 #[command(name = "sortie-worker", version, about = "Sortie's worker service")]
 struct Cli {
-    /// A settings file (TOML); environment variables SORTIE__SECTION__KEY override it.
-    #[arg(long, short = 'c')]
-    config: Option<std::path::PathBuf>,
-    /// Override one setting, as section.key=value (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[command(flatten)]
+    settings: sortie_service::SettingsArgs,
     /// How long running attempts may take to finish after a stop signal.
     #[arg(long, default_value_t = 60)]
     grace_seconds: u64,
@@ -23,8 +19,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings =
-        sortie_service::load_settings("sortie-worker", cli.config.as_deref(), &cli.overrides)?;
+    let settings = cli.settings.load("sortie-worker")?;
     let telemetry = sortie_service::start_telemetry(&settings)?;
     let application = Application::build(&settings)
         .await
