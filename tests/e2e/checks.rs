@@ -88,7 +88,12 @@ pub(crate) fn every_feature_integrated_once(
             per_feature.get(feature.id.as_str())
         );
     }
-    // An integrated attempt's branch is removed once the ledger has the result.
+}
+
+/// Every integrated attempt's branch is gone from `repository`. The merge queue removes
+/// it once the ledger has the result; an orchestrator killed in between leaves it behind
+/// (nothing sweeps those yet), so the fault tests do not ask this.
+pub(crate) fn integrated_attempt_branches_removed(status: &MissionStatus, repository: &Path) {
     let branches = sortie_test_support::git::git(
         repository,
         &[

@@ -143,6 +143,7 @@ async fn a_mission_runs_on_claude_code_and_completes() {
     checks::every_feature_accepted_once(&status);
     let branch = integration_branch(&bare).expect("integration branch");
     checks::every_feature_integrated_once(&status, &bare, &branch);
+    checks::integrated_attempt_branches_removed(&status, &bare);
     for (file, text) in [("hello.txt", "hello\n"), ("bye.txt", "bye\n")] {
         let shown =
             sortie_e2e::git(&bare, &["show", &format!("{branch}:{file}")]).expect("the file");

@@ -64,6 +64,7 @@ async fn the_example_mission_completes_with_its_bug_found_and_fixed() {
     let repository = stage.repository("notes");
     let branch = integration_branch(&repository).expect("integration branch");
     checks::every_feature_integrated_once(&status, &repository, &branch);
+    checks::integrated_attempt_branches_removed(&status, &repository);
 
     // The seeded bug was found with evidence, fixed by a fix feature, and proven fixed.
     let finding = status

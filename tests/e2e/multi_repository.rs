@@ -120,6 +120,7 @@ async fn a_mission_across_two_repositories_integrates_and_validates_each() {
         let repository = stage.repository(name);
         let branch = integration_branch(&repository).expect("integration branch");
         checks::every_feature_integrated_once(&status, &repository, &branch);
+        checks::integrated_attempt_branches_removed(&status, &repository);
         let shown =
             sortie_e2e::git(&repository, &["show", &format!("{branch}:{file}")]).expect("file");
         assert!(shown.contains("v2"), "{name}: {shown}");
