@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
-use sortie_agents::AgentEvent;
+use sortie_agents::{AgentEvent, AgentOutcome};
 use sortie_model::mcp::{McpServer, McpTransport};
 use sortie_settings::AgentKind;
 use sortie_test_support::agent_cli;
@@ -127,18 +127,19 @@ fn assert_marker_written(marker: &Path) {
     );
 }
 
-#[tokio::test]
-async fn claude_code_calls_a_tool_of_the_requests_mcp_server() {
-    let claude = agent_cli::claude();
+/// Run the CLI of `kind` with the marker server on its request, against a model whose
+/// first turn calls `tool` (the CLI's name for the server's `write_marker`).
+async fn run_with_marker(
+    kind: AgentKind,
+    cli: &Path,
+    tool: &str,
+) -> (AgentOutcome, Vec<AgentEvent>, ModelServer, MarkerServer) {
     let workspace = workspace();
     let marker_server = MarkerServer::new();
     let server = ModelServer::start(Script::new(
-        "claude calls an MCP tool",
+        "a CLI calls an MCP tool",
         [
-            Turn::tool_call(
-                "mcp__marker__write_marker",
-                json!({"text": "hello from the model"}),
-            ),
+            Turn::tool_call(tool, json!({"text": "hello from the model"})),
             Turn::final_answer(HANDOFF),
         ],
     ))
@@ -146,8 +147,7 @@ async fn claude_code_calls_a_tool_of_the_requests_mcp_server() {
     .expect("the model server starts");
     let mut request = request(workspace.path(), Duration::from_secs(120));
     request.mcp_servers = vec![marker_server.declaration()];
-    let (outcome, events) = run(profile(AgentKind::ClaudeCode, &claude, &server), &request).await;
-
+    let (outcome, events) = run(profile(kind, cli, &server), &request).await;
     assert_eq!(
         outcome.failure,
         None,
@@ -155,6 +155,17 @@ async fn claude_code_calls_a_tool_of_the_requests_mcp_server() {
         tools_offered(&server)
     );
     assert_marker_written(&marker_server.marker());
+    (outcome, events, server, marker_server)
+}
+
+#[tokio::test]
+async fn claude_code_calls_a_tool_of_the_requests_mcp_server() {
+    let (outcome, events, _server, _marker) = run_with_marker(
+        AgentKind::ClaudeCode,
+        &agent_cli::claude(),
+        "mcp__marker__write_marker",
+    )
+    .await;
     assert!(
         events.iter().any(|event| matches!(
             event,
@@ -203,32 +214,13 @@ async fn claude_code_without_mcp_servers_is_offered_no_mcp_tool() {
 
 #[tokio::test]
 async fn codex_calls_a_tool_of_the_requests_mcp_server() {
-    let codex = agent_cli::codex();
-    let workspace = workspace();
-    let marker_server = MarkerServer::new();
-    let server = ModelServer::start(Script::new(
-        "codex calls an MCP tool",
-        [
-            // The tool `write_marker` of the namespace `mcp__marker`.
-            Turn::tool_call(
-                "mcp__marker/write_marker",
-                json!({"text": "hello from the model"}),
-            ),
-            Turn::final_answer(HANDOFF),
-        ],
-    ))
-    .await
-    .expect("the model server starts");
-    let mut request = request(workspace.path(), Duration::from_secs(120));
-    request.mcp_servers = vec![marker_server.declaration()];
-    let (outcome, events) = run(profile(AgentKind::Codex, &codex, &server), &request).await;
-    assert_eq!(
-        outcome.failure,
-        None,
-        "events: {events:#?}\ntools offered: {:?}",
-        tools_offered(&server)
-    );
-    assert_marker_written(&marker_server.marker());
+    // The tool `write_marker` of the namespace `mcp__marker`.
+    let (outcome, events, server, _marker) = run_with_marker(
+        AgentKind::Codex,
+        &agent_cli::codex(),
+        "mcp__marker/write_marker",
+    )
+    .await;
     // Codex reports an MCP call as `<server>.<tool>`.
     assert!(
         events.iter().any(|event| matches!(
